@@ -1,0 +1,1 @@
+"""geowire's streaming service: article events in from Kafka, enriched events out."""

@@ -1,0 +1,260 @@
+"""The loop: poll → process → produce → flush → commit, with stop flag and broker retries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from model import Classifier
+from stream.config import Settings
+from stream.errors import BrokerUnavailable, DeliveryError
+from stream.health import ServiceState
+from stream.kafka_io import KafkaClientError, KafkaIO, broker_connected, ensure_topics
+from stream.metrics import Metrics
+from stream.processor import BatchResult, InputRecord, process_batch
+
+logger = logging.getLogger(__name__)
+RETRY_PAUSE_S = 1.0
+SUMMARY_EVERY_S = 30.0
+RECREATE_TOPICS_AFTER_S = 5.0
+
+
+class Service:
+    """Runs the at-least-once loop until `stop()` is called."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        classifier: Classifier,
+        metrics: Metrics,
+        state: ServiceState,
+        io_factory: Callable[[Settings], KafkaIO] = KafkaIO,
+    ) -> None:
+        self._settings = settings
+        self._classifier = classifier
+        self._metrics = metrics
+        self._state = state
+        self._io_factory = io_factory
+        self._io: KafkaIO | None = None
+        self._stop = False
+        self._committed: dict[tuple[str, int], int] = {}
+        self._down_since: float | None = None
+        self._unassigned_since = time.monotonic()
+        self._summary = _Summary()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit and return (signal-handler safe)."""
+        self._stop = True
+        self._state.stopping = True
+
+    def run(self) -> None:
+        """Connect, then poll and process batches until stopped.
+
+        Raises:
+            BrokerUnavailable: when the broker stays away past `broker_timeout_s`.
+        """
+        io = self._connect()
+        if io is None:
+            return
+        try:
+            while not self._stop:
+                self._turn(io)
+        finally:
+            logger.info("closing Kafka clients")
+            io.close()
+            logger.info("stopped", extra=self._summary.totals())
+
+    def _connect(self) -> KafkaIO | None:
+        while not self._stop:
+            try:
+                self._io = self._io_factory(self._settings)
+                logger.info("connected", extra={"bootstrap": self._settings.bootstrap_servers})
+                return self._io
+            except KafkaClientError as exc:
+                self._broker_trouble("connect", exc)
+        return None
+
+    def _turn(self, io: KafkaIO) -> None:
+        self._state.turned()
+        try:
+            records = io.poll(self._settings.batch_size, self._settings.batch_wait_ms)
+        except KafkaClientError as exc:
+            self._broker_trouble("poll", exc)
+            return
+        self._observe_connection(io)
+        if records:
+            self._handle(io, records)
+        self._summary.maybe_log()
+
+    def _handle(self, io: KafkaIO, records: Sequence[InputRecord]) -> None:
+        started = time.perf_counter()
+        result = process_batch(
+            records,
+            self._classifier,
+            output_topic=self._settings.output_topic,
+            dlq_topic=self._settings.dlq_topic,
+            max_event_bytes=self._settings.max_event_bytes,
+            processed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        self._metrics.predict_duration.observe(time.perf_counter() - started)
+        try:
+            futures = io.send_all(result.outputs + result.dead_letters)
+            io.flush_and_check(futures)
+        except (DeliveryError, KafkaClientError) as exc:
+            # Nothing of this batch is committed: rewind and send it again, so an
+            # unacknowledged output is repeated rather than lost.
+            self._broker_trouble("delivery", exc)
+            io.recreate_producer()
+            io.rewind(records)
+            return
+        self._record_delivery(result, records)
+        self._commit(io, records)
+        self._metrics.batch_duration.observe(time.perf_counter() - started)
+
+    def _record_delivery(self, result: BatchResult, records: Sequence[InputRecord]) -> None:
+        now_ms = time.time() * 1000
+        m = self._metrics
+        m.consumed.inc(len(records))
+        m.batch_size.observe(len(records))
+        m.produced.inc(len(result.outputs))
+        for out in result.outputs:
+            m.end_to_end_latency.observe(max(0.0, now_ms - out.source_timestamp_ms) / 1000)
+        for reason, count in result.invalid.items():
+            m.dead_lettered.labels(reason=reason).inc(count)
+        for label, count in result.labels.items():
+            m.labels_assigned.labels(label=label).inc(count)
+        for code, count in result.countries.items():
+            m.countries.labels(code=code).inc(count)
+        for record, error in result.rejected:
+            logger.warning(
+                "event dead-lettered",
+                extra={
+                    "reason": error.reason,
+                    "detail": error.message,
+                    "partition": f"{record.topic}[{record.partition}]",
+                    "offset": record.offset,
+                },
+            )
+        self._summary.add(len(records), len(result.outputs), len(result.dead_letters))
+
+    def _commit(self, io: KafkaIO, records: Sequence[InputRecord]) -> None:
+        try:
+            io.commit(records)
+        except KafkaClientError as exc:
+            # The outputs are out; the records will be re-read by whoever owns the
+            # partition next, so this costs duplicates, never losses.
+            self._metrics.commit_failures.inc()
+            self._metrics.broker_errors.labels(kind="commit").inc()
+            logger.warning("commit failed; batch will be re-read", extra={"error": repr(exc)})
+            return
+        self._metrics.commits.inc()
+        self._metrics.last_commit.set(time.time())
+        for r in records:
+            key = (r.topic, r.partition)
+            self._committed[key] = max(self._committed.get(key, 0), r.offset + 1)
+        self._down_since = None
+
+    def _observe_connection(self, io: KafkaIO) -> None:
+        connected = broker_connected(io)
+        assigned = io.assigned
+        self._state.broker_connected = connected
+        self._state.assigned_partitions = len(assigned)
+        self._metrics.assigned_partitions.set(len(assigned))
+        ready, _ = self._state.ready()
+        self._metrics.ready.set(1 if ready else 0)
+        if connected:
+            self._down_since = None
+        self._update_lag(io, assigned)
+        if assigned:
+            self._unassigned_since = time.monotonic()
+        elif connected and self._settings.create_topics:
+            self._recreate_missing_topics()
+
+    def _update_lag(self, io: KafkaIO, assigned: frozenset[tuple[str, int]]) -> None:
+        gauge = self._metrics.consumer_lag
+        for topic, partition, lag in io.lag(self._committed):
+            gauge.labels(topic=topic, partition=str(partition)).set(lag)
+        for key in list(self._committed):
+            if key not in assigned:
+                del self._committed[key]
+                try:
+                    gauge.remove(key[0], str(key[1]))
+                except KeyError:
+                    continue
+
+    def _recreate_missing_topics(self) -> None:
+        if time.monotonic() - self._unassigned_since < RECREATE_TOPICS_AFTER_S:
+            return
+        self._unassigned_since = time.monotonic()
+        s = self._settings
+        try:
+            created = ensure_topics(
+                s, [s.input_topic, s.output_topic, s.dlq_topic], s.topic_partitions
+            )
+        except KafkaClientError as exc:
+            self._broker_trouble("connect", exc)
+            return
+        if created:
+            logger.warning("created missing topics", extra={"topics": ",".join(created)})
+
+    def _broker_trouble(self, kind: str, exc: Exception) -> None:
+        self._metrics.broker_errors.labels(kind=kind).inc()
+        self._state.broker_connected = False
+        self._metrics.ready.set(0)
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = now
+            logger.warning("broker unavailable; retrying", extra={"kind": kind, "error": repr(exc)})
+        timeout = self._settings.broker_timeout_s
+        if timeout and now - self._down_since > timeout:
+            raise BrokerUnavailable(
+                f"broker at {self._settings.bootstrap_servers} unavailable for more than "
+                f"{timeout:.0f} s (GEOWIRE_BROKER_TIMEOUT_S); last error: {exc!r}"
+            ) from exc
+        self._state.turned()
+        time.sleep(RETRY_PAUSE_S)
+
+
+class _Summary:
+    """Counts for the periodic canonical log line."""
+
+    def __init__(self) -> None:
+        self.consumed = self.produced = self.dead_lettered = self.batches = 0
+        self._window = [0, 0, 0, 0]
+        self._last = time.monotonic()
+
+    def add(self, consumed: int, produced: int, dead_lettered: int) -> None:
+        self.consumed += consumed
+        self.produced += produced
+        self.dead_lettered += dead_lettered
+        self.batches += 1
+        for i, n in enumerate((consumed, produced, dead_lettered, 1)):
+            self._window[i] += n
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "consumed": self.consumed,
+            "produced": self.produced,
+            "dead_lettered": self.dead_lettered,
+            "batches": self.batches,
+        }
+
+    def maybe_log(self) -> None:
+        now = time.monotonic()
+        if now - self._last < SUMMARY_EVERY_S or not self._window[3]:
+            return
+        consumed, produced, dead, batches = self._window
+        logger.info(
+            "progress",
+            extra={
+                "consumed": consumed,
+                "produced": produced,
+                "dead_lettered": dead,
+                "batches": batches,
+                "events_per_s": round(consumed / (now - self._last), 1),
+            },
+        )
+        self._window = [0, 0, 0, 0]
+        self._last = now
