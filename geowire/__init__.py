@@ -1,0 +1,1 @@
+"""The `geowire` command: one entry point that dispatches to each package's commands."""
