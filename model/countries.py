@@ -1,12 +1,49 @@
-"""PLACEHOLDER until the country extractor lands (owned by the countries work)."""
+"""Country involvement: which countries an article refers to, with the spans behind it.
+
+The rules follow the "Countries involved" section of LABELS.md. ISO codes and names come
+from pycountry; aliases that no library has (demonyms, capitals, leaders, government
+bodies) and the exclusions (proper nouns, currencies, sports events) are data in
+`model/data/`. Every alias is compiled into one case-sensitive trie regex, built once.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pycountry
+
+_DATA_DIR = Path(__file__).parent / "data"
+ALIASES_PATH = _DATA_DIR / "country_aliases.json"
+EXCLUSIONS_PATH = _DATA_DIR / "country_exclusions.json"
+_CATEGORIES = ("names", "demonyms", "capitals", "leaders", "bodies", "weak")
+_ALNUM = "A-Za-z0-9"
+_NOT_AFTER = f"(?![{_ALNUM}])"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+# A dateline opens the text or a paragraph: "BEIJING (Reuters) -", "SEOUL, South
+# Korea —", "BAGHDAD, Sept 12:", "WASHINGTON  The ..." (dash lost in transit).
+_DATELINE = (
+    r"^[ \t\u3000]*[A-Z][A-Z'’\-]+[A-Z](?:[ ]+[A-Z][A-Z'’\-]*[A-Z])*"
+    r"(?:,[ ]*[A-Z][\w.'’\-]*(?:[ ]+(?:[A-Z][\w.'’\-]*|of|and|de|du|la))*)*"
+    rf"(?:,?[ ]+{_MONTH}[ ]+\d{{1,2}}(?:,?[ ]+\d{{4}})?)?"
+    r"(?:[ ]*\([^()\n]{1,40}\))?"
+    r"(?:[ ]*(?:--?|—|–|:)(?=\s)|[ ]*[—–]|(?=[ \t\u3000]{2,}\S))"
+)
+_SLUG = r"^[ \t]*[A-Z0-9]+(?:-[A-Z0-9]+){2,}[ \t]*$"  # photo-agency slug lines
+_LINK = r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+"
 
 
 @dataclass(frozen=True)
 class CountryEvidence:
+    """One span of the input text that refers to a country."""
+
     text: str
     start: int
     end: int
@@ -14,11 +51,219 @@ class CountryEvidence:
 
 @dataclass(frozen=True)
 class CountryMention:
+    """A country the text involves: ISO alpha-2 code, short name and its evidence."""
+
     code: str
     name: str
     mentions: int
     evidence: tuple[CountryEvidence, ...]
 
 
+@dataclass(frozen=True)
+class _Alias:
+    """What a matched alias means: codes, whether it is weak, how it disambiguates."""
+
+    codes: tuple[str, ...]
+    weak: bool = False
+    alternative: str | None = None  # set for "Korea": default codes[0], else this
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """Everything compiled once: the alias trie, its meanings and the masks."""
+
+    matcher: re.Pattern[str]
+    aliases: dict[str, _Alias | None]  # None marks an exclusion phrase
+    names: dict[str, str]
+    mask: re.Pattern[str]
+    prefix: re.Pattern[str]
+    suffix: re.Pattern[str]
+
+
 def find_countries(text: str) -> list[CountryMention]:
-    return []
+    """Return the countries `text` involves, most mentioned first, then by code.
+
+    Never raises on a `str`: empty, huge, non-English or malformed text gives a
+    (possibly empty) list.
+    """
+    if not text:
+        return []
+    lexicon = _lexicon()
+    strong: dict[str, list[CountryEvidence]] = {}
+    weak: dict[str, list[CountryEvidence]] = {}
+    undecided: list[tuple[_Alias, CountryEvidence]] = []
+    for alias, evidence in _matches(text, lexicon):
+        if alias.alternative is not None:
+            undecided.append((alias, evidence))
+            continue
+        target = weak if alias.weak else strong
+        for code in alias.codes:
+            target.setdefault(code, []).append(evidence)
+    for alias, evidence in undecided:
+        default, alternative = alias.codes[0], alias.alternative
+        pick = alternative if alternative in strong and default not in strong else default
+        strong.setdefault(str(pick), []).append(evidence)
+    for code, spans in weak.items():
+        if code in strong:
+            strong[code].extend(spans)
+    found = [
+        CountryMention(
+            code=code,
+            name=lexicon.names.get(code, code),
+            mentions=len(spans),
+            evidence=tuple(sorted(spans, key=lambda span: span.start)),
+        )
+        for code, spans in strong.items()
+    ]
+    return sorted(found, key=lambda mention: (-mention.mentions, mention.code))
+
+
+def _matches(text: str, lexicon: _Lexicon) -> Iterator[tuple[_Alias, CountryEvidence]]:
+    """Yield each alias match outside masked spans, exclusions and proper nouns."""
+    masked = [(m.start(), m.end()) for m in lexicon.mask.finditer(text)]
+    mask_starts = [start for start, _ in masked]
+    for match in lexicon.matcher.finditer(text):
+        start, end = match.span()
+        alias = lexicon.aliases.get(" ".join(match.group().split()))
+        if alias is None:
+            continue
+        index = bisect_right(mask_starts, start) - 1
+        if index >= 0 and start < masked[index][1]:
+            continue
+        if lexicon.suffix.match(text, end) or lexicon.prefix.search(
+            text, max(0, start - 24), start
+        ):
+            continue
+        yield alias, CountryEvidence(text=match.group(), start=start, end=end)
+
+
+@functools.cache
+def _lexicon() -> _Lexicon:
+    """Build the matcher from pycountry and the data files (once per process)."""
+    data = _load_json(ALIASES_PATH)
+    exclusions = _load_json(EXCLUSIONS_PATH)
+    aliases = _alias_table(data)
+    for phrase in exclusions["phrases"]:
+        for form in _variants(phrase):
+            aliases[form] = None
+    return _Lexicon(
+        matcher=re.compile(_trie_pattern(aliases)),
+        aliases=aliases,
+        names=_display_names(data),
+        mask=re.compile("|".join((_DATELINE, _SLUG, _LINK)), re.MULTILINE),
+        prefix=re.compile(
+            rf"(?<![{_ALNUM}])(?:{_alternation(exclusions['prefixes'])})\s+$"
+        ),
+        suffix=re.compile(rf"\s+(?:{_alternation(exclusions['suffixes'])}){_NOT_AFTER}"),
+    )
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+def _alias_table(data: dict[str, Any]) -> dict[str, _Alias | None]:
+    """Map every alias form to its meaning; data beats pycountry, ambiguity beats all."""
+    table: dict[str, _Alias | None] = {}
+    for country in pycountry.countries:
+        for name in _iso_names(country):
+            for form in _variants(name):
+                table[form] = _Alias(codes=(country.alpha_2,))
+    for code, entry in data["countries"].items():
+        weak = set(entry.get("weak", ()))
+        for category in _CATEGORIES:
+            for alias in entry.get(category, ()):
+                for form in _variants(alias):
+                    table[form] = _Alias(codes=(code,), weak=alias in weak)
+        for alias in weak:  # a weak ISO name such as "Georgia"
+            for form in _variants(alias):
+                table[form] = _Alias(codes=(code,), weak=True)
+    for alias, codes in data["shared"].items():
+        for form in _variants(alias):
+            table[form] = _Alias(codes=tuple(codes))
+    for rule in data["ambiguous"]:
+        for alias in rule["aliases"]:
+            for form in _variants(alias):
+                table[form] = _Alias(
+                    codes=(rule["default"],), alternative=rule["alternative"]
+                )
+    return table
+
+
+def _iso_names(country: Any) -> Iterator[str]:
+    """Yield pycountry's usable names: no "Korea, Republic of", no "(French part)"."""
+    for attribute in ("name", "common_name", "official_name"):
+        name = getattr(country, attribute, None)
+        if not name or "," in name:
+            continue
+        name = re.sub(r"\s*\(.*?\)", "", name)
+        yield name[4:] if name.startswith("the ") else name
+
+
+def _display_names(data: dict[str, Any]) -> dict[str, str]:
+    """Common short English name per code: the data's override, else pycountry's."""
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        common = getattr(country, "common_name", None)
+        names[country.alpha_2] = common or re.sub(r"\s*\(.*?\)", "", country.name)
+    for code, entry in data["countries"].items():
+        if "short_name" in entry:
+            names[code] = entry["short_name"]
+    return names
+
+
+def _variants(alias: str) -> set[str]:
+    """Spelling variants: both apostrophes, no diacritics, "Jae-in"/"Jae In", CAPS."""
+    forms = {alias, alias.replace("'", "’"), alias.replace("’", "'")}
+    forms |= {_strip_accents(form) for form in forms}
+    if re.search(r"[a-z]-[a-z]", alias) and " " in alias:  # "Kim Jong-un"
+        spaced = re.sub(r"-([a-z])", lambda m: " " + m.group(1).upper(), alias)
+        capped = re.sub(r"-([a-z])", lambda m: "-" + m.group(1).upper(), alias)
+        forms |= {spaced, capped}
+    if len(alias) >= 4:
+        forms |= {form.upper() for form in forms}
+    return {" ".join(form.split()) for form in forms}
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _alternation(words: Iterable[str]) -> str:
+    escaped = (re.escape(word).replace(r"\ ", r"\s+") for word in words)
+    return "|".join(sorted(escaped, key=len, reverse=True))
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex for all words, longest first at each position, word-bounded.
+
+    A trie keeps the engine from retrying thousands of alternatives at each
+    position, and the charset of first letters lets it skip most positions.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = _NOT_AFTER if word[-1].isalnum() else ""
+    branches = [
+        re.escape(char) + f"(?<![{_ALNUM}].)" + _trie_body(child)
+        for char, child in sorted(trie.items())
+    ]
+    return "(?:" + "|".join(branches) + ")"
+
+
+def _trie_body(node: dict[str, Any]) -> str:
+    branches = [
+        (r"\s+" if char == " " else re.escape(char)) + _trie_body(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if "" in node:
+        branches.append(node[""])
+    if len(branches) == 1:
+        return str(branches[0])
+    return "(?:" + "|".join(branches) + ")"
