@@ -75,7 +75,8 @@ class _Lexicon:
     matcher: re.Pattern[str]
     aliases: dict[str, _Alias | None]  # None marks an exclusion phrase
     names: dict[str, str]
-    mask: re.Pattern[str]
+    line_mask: re.Pattern[str]
+    link_mask: re.Pattern[str]
     prefix: re.Pattern[str]
     suffix: re.Pattern[str]
 
@@ -120,7 +121,7 @@ def find_countries(text: str) -> list[CountryMention]:
 
 def _matches(text: str, lexicon: _Lexicon) -> Iterator[tuple[_Alias, CountryEvidence]]:
     """Yield each alias match outside masked spans, exclusions and proper nouns."""
-    masked = [(m.start(), m.end()) for m in lexicon.mask.finditer(text)]
+    masked = _masked_spans(text, lexicon)
     mask_starts = [start for start, _ in masked]
     for match in lexicon.matcher.finditer(text):
         start, end = match.span()
@@ -137,6 +138,21 @@ def _matches(text: str, lexicon: _Lexicon) -> Iterator[tuple[_Alias, CountryEvid
         yield alias, CountryEvidence(text=match.group(), start=start, end=end)
 
 
+def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
+    """Spans never read as countries: datelines, slug lines, links; sorted by start."""
+    spans = []
+    line_start = 0
+    while line_start >= 0:  # datelines and slugs open a line: try each line start once
+        found = lexicon.line_mask.match(text, line_start)
+        if found and found.end() > found.start():
+            spans.append(found.span())
+        line_start = text.find("\n", line_start) + 1 or -1
+    if "@" in text or "://" in text or "www." in text:
+        spans.extend(found.span() for found in lexicon.link_mask.finditer(text))
+        spans.sort()
+    return spans
+
+
 @functools.cache
 def _lexicon() -> _Lexicon:
     """Build the matcher from pycountry and the data files (once per process)."""
@@ -150,7 +166,8 @@ def _lexicon() -> _Lexicon:
         matcher=re.compile(_trie_pattern(aliases)),
         aliases=aliases,
         names=_display_names(data),
-        mask=re.compile("|".join((_DATELINE, _SLUG, _LINK)), re.MULTILINE),
+        line_mask=re.compile(f"{_DATELINE}|{_SLUG}", re.MULTILINE),
+        link_mask=re.compile(_LINK),
         prefix=re.compile(
             rf"(?<![{_ALNUM}])(?:{_alternation(exclusions['prefixes'])})\s+$"
         ),
