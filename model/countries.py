@@ -27,16 +27,30 @@ _CATEGORIES = ("names", "demonyms", "capitals", "leaders", "bodies", "weak")
 _ALNUM = "A-Za-z0-9"
 _NOT_AFTER = f"(?![{_ALNUM}])"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_DASH = "\u2014\u2013\x96\x97"  # em and en dash, and both as mis-decoded cp1252
+# Line patterns are tried only where a line starts (see `_masked_spans`).
 # A dateline opens the text or a paragraph: "BEIJING (Reuters) -", "SEOUL, South
 # Korea —", "BAGHDAD, Sept 12:", "WASHINGTON  The ..." (dash lost in transit).
 _DATELINE = (
-    r"^[ \t\u3000]*[A-Z][A-Z'’\-]+[A-Z](?:[ ]+[A-Z][A-Z'’\-]*[A-Z])*"
+    r"[ \t\u3000]*[A-Z][A-Z'’\-]+[A-Z](?:[ ]+[A-Z][A-Z'’\-]*[A-Z])*"
     r"(?:,[ ]*[A-Z][\w.'’\-]*(?:[ ]+(?:[A-Z][\w.'’\-]*|of|and|de|du|la))*)*"
     rf"(?:,?[ ]+{_MONTH}[ ]+\d{{1,2}}(?:,?[ ]+\d{{4}})?)?"
     r"(?:[ ]*\([^()\n]{1,40}\))?"
-    r"(?:[ ]*(?:--?|—|–|:)(?=\s)|[ ]*[—–]|(?=[ \t\u3000]{2,}\S))"
+    rf"(?:[ ]*(?:--?|:)(?=\s)|[ ]*[{_DASH}]|(?=[ \t\u3000]{{2,}}\S))"
 )
-_SLUG = r"^[ \t]*[A-Z0-9]+(?:-[A-Z0-9]+){2,}[ \t]*$"  # photo-agency slug lines
+_LONE_CITY = r"[ \t]*[A-Z][A-Z'’\-]+[A-Z](?:[ ][A-Z][A-Z'’\-]*[A-Z])?[ \t]*$"
+_SLUG = r"[ \t]*[A-Z0-9]+(?:-[A-Z0-9]+){2,}[ \t]*$"  # photo-agency slug lines
+# A photo caption ends in its credit: "... in Brussels, Belgium. (Xinhua/Name)".
+_CAPTION_CREDIT = (
+    r"[(\[](?:Xinhua|Photo|Photos|AFP|AP|Reuters|VCG|IC|CFP|CNS|Getty Images"
+    r"|Imaginechina|CGTN)\s*[/:][^()\[\]\n]{0,80}[)\]]|\bPhoto:[^\n]{0,40}$"
+)
+_CAPTION_CHARS = 300
+# A meeting's venue is not a participant: "when they meet in Japan on Saturday".
+_VENUE = (
+    r"\b(?:meet|meets|meeting|met|summit|talks|conference|forum|gathering"
+    r"|convene[sd]?|hosted)\b[^.;!?\n]{0,80}\b(?:in|at)\s+(?:the\s+)?$"
+)
 _LINK = r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+"
 
 
@@ -77,8 +91,10 @@ class _Lexicon:
     names: dict[str, str]
     line_mask: re.Pattern[str]
     link_mask: re.Pattern[str]
+    caption_mask: re.Pattern[str]
     prefix: re.Pattern[str]
     suffix: re.Pattern[str]
+    venue: re.Pattern[str]
 
 
 def find_countries(text: str) -> list[CountryMention]:
@@ -93,11 +109,11 @@ def find_countries(text: str) -> list[CountryMention]:
     strong: dict[str, list[CountryEvidence]] = {}
     weak: dict[str, list[CountryEvidence]] = {}
     undecided: list[tuple[_Alias, CountryEvidence]] = []
-    for alias, evidence in _matches(text, lexicon):
+    for alias, evidence, at_venue in _matches(text, lexicon):
         if alias.alternative is not None:
             undecided.append((alias, evidence))
             continue
-        target = weak if alias.weak else strong
+        target = weak if alias.weak or at_venue else strong
         for code in alias.codes:
             target.setdefault(code, []).append(evidence)
     for alias, evidence in undecided:
@@ -119,8 +135,14 @@ def find_countries(text: str) -> list[CountryMention]:
     return sorted(found, key=lambda mention: (-mention.mentions, mention.code))
 
 
-def _matches(text: str, lexicon: _Lexicon) -> Iterator[tuple[_Alias, CountryEvidence]]:
-    """Yield each alias match outside masked spans, exclusions and proper nouns."""
+def _matches(
+    text: str, lexicon: _Lexicon
+) -> Iterator[tuple[_Alias, CountryEvidence, bool]]:
+    """Yield alias matches outside masks, exclusions and proper nouns.
+
+    The flag tells a meeting's venue ("they meet in Japan"), which counts only as
+    weak evidence.
+    """
     masked = _masked_spans(text, lexicon)
     mask_starts = [start for start, _ in masked]
     for match in lexicon.matcher.finditer(text):
@@ -135,7 +157,11 @@ def _matches(text: str, lexicon: _Lexicon) -> Iterator[tuple[_Alias, CountryEvid
             text, max(0, start - 24), start
         ):
             continue
-        yield alias, CountryEvidence(text=match.group(), start=start, end=end)
+        at_venue = text.endswith(("in ", "at ", "the "), 0, start) and bool(
+            lexicon.venue.search(text, max(0, start - 120), start)
+        )
+        evidence = CountryEvidence(text=match.group(), start=start, end=end)
+        yield alias, evidence, at_venue
 
 
 def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
@@ -144,12 +170,17 @@ def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
     line_start = 0
     while line_start >= 0:  # datelines and slugs open a line: try each line start once
         found = lexicon.line_mask.match(text, line_start)
-        if found and found.end() > found.start():
+        while found and found.end() > found.start():  # "WASHINGTON — WASHINGTON:"
             spans.append(found.span())
+            found = lexicon.line_mask.match(text, found.end() + 1)
         line_start = text.find("\n", line_start) + 1 or -1
     if "@" in text or "://" in text or "www." in text:
         spans.extend(found.span() for found in lexicon.link_mask.finditer(text))
-        spans.sort()
+    for credit in lexicon.caption_mask.finditer(text):  # the caption before a credit
+        line_start = text.rfind("\n", 0, credit.start()) + 1
+        start = max(line_start, credit.start() - _CAPTION_CHARS)
+        spans.append((start, credit.end()))
+    spans.sort()
     return spans
 
 
@@ -166,12 +197,14 @@ def _lexicon() -> _Lexicon:
         matcher=re.compile(_trie_pattern(aliases)),
         aliases=aliases,
         names=_display_names(data),
-        line_mask=re.compile(f"{_DATELINE}|{_SLUG}", re.MULTILINE),
+        line_mask=re.compile(f"{_DATELINE}|{_LONE_CITY}|{_SLUG}", re.MULTILINE),
         link_mask=re.compile(_LINK),
+        caption_mask=re.compile(_CAPTION_CREDIT, re.MULTILINE),
         prefix=re.compile(
             rf"(?<![{_ALNUM}])(?:{_alternation(exclusions['prefixes'])})\s+$"
         ),
         suffix=re.compile(rf"\s+(?:{_alternation(exclusions['suffixes'])}){_NOT_AFTER}"),
+        venue=re.compile(_VENUE),
     )
 
 

@@ -1,0 +1,216 @@
+"""`geowire bench`: end-to-end throughput and latency on the embedded broker, with baselines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from model import load_model, validate_event
+from stream.broker import EmbeddedBroker, free_port
+from stream.config import Settings
+from stream.kafka_io import build_consumer, build_producer, ensure_topics
+from stream.produce import publish
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "training" / "data"
+SAMPLES = REPO / "samples" / "articles.jsonl"
+
+
+def bench(argv: Sequence[str]) -> int:
+    """Run the benchmark and print its figures; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="geowire bench",
+        description="Publish a backlog to an embedded broker, run `geowire serve` over it "
+        "and print end-to-end throughput beside the raw kafka-python consume rate and the "
+        "model's batch rate from the same run, then p50/p99 latency at a fixed rate.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--events", type=int, default=20_000, help="backlog size")
+    parser.add_argument("--rate", type=float, default=200.0, help="events/s for latency")
+    parser.add_argument("--latency-seconds", type=float, default=15.0,
+                        help="how long to send at --rate")
+    parser.add_argument("--batch-size", type=int, default=256, help="service batch size")
+    parser.add_argument("--partitions", type=int, default=3, help="input partitions")
+    parser.add_argument("--model-path", default="artifacts/model", help="artifact directory")
+    args = parser.parse_args(list(argv))
+    texts = _article_texts()
+    backlog = [_event(f"bench-{i}", texts[i % len(texts)]) for i in range(args.events)]
+    model_rate = _model_rate(args.model_path, backlog, args.batch_size)
+    with EmbeddedBroker() as broker:
+        settings = Settings(bootstrap_servers=broker.bootstrap)
+        ensure_topics(settings, ["bench.in", "bench.out", "bench.dlq"], args.partitions)
+        publish(settings, backlog, "bench.in")
+        consume_rate = _raw_consume_rate(settings, "bench.in", args.events)
+        port = free_port()
+        service = _start_service(broker.bootstrap, port, args)
+        try:
+            e2e_rate = _drain_rate(port, args.events, service)
+            latencies = _latency_at_rate(settings, texts, args.rate, args.latency_seconds)
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=60)
+    _report(args, model_rate, consume_rate, e2e_rate, latencies)
+    return 0
+
+
+def _article_texts() -> list[tuple[str, str]]:
+    """(headline, body) pairs from our own corpus, falling back to the samples."""
+    pairs = []
+    for file in sorted(CORPUS.glob("*.jsonl")) or [SAMPLES]:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                pairs.append((record.get("headline") or "", record.get("body") or ""))
+            except (ValueError, AttributeError):
+                continue
+    return [p for p in pairs if p[0] or p[1]]
+
+
+def _event(event_id: str, text: tuple[str, str], **extra: object) -> bytes:
+    return json.dumps({"id": event_id, "headline": text[0], "body": text[1], **extra}).encode()
+
+
+def _model_rate(model_path: str, backlog: list[bytes], batch_size: int) -> float:
+    classifier = load_model(model_path)
+    events = [validate_event(json.loads(raw)) for raw in backlog[:5000]]
+    started = time.perf_counter()
+    for i in range(0, len(events), batch_size):
+        classifier.classify(events[i:i + batch_size], "bench")
+    return len(events) / (time.perf_counter() - started)
+
+
+def _raw_consume_rate(settings: Settings, topic: str, expected: int) -> float:
+    consumer = build_consumer(settings, group_id=None, max_poll_records=2000)
+    consumer.subscribe([topic])
+    seen, started = 0, None
+    deadline = time.monotonic() + 120
+    try:
+        while seen < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                started = started or time.perf_counter()
+                seen += len(records)
+    finally:
+        consumer.close()
+    return seen / (time.perf_counter() - (started or time.perf_counter()))
+
+
+def _start_service(bootstrap: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GEOWIRE_BOOTSTRAP_SERVERS": bootstrap,
+           "GEOWIRE_INPUT_TOPIC": "bench.in", "GEOWIRE_OUTPUT_TOPIC": "bench.out",
+           "GEOWIRE_DLQ_TOPIC": "bench.dlq", "GEOWIRE_GROUP_ID": "bench",
+           "GEOWIRE_METRICS_PORT": str(port), "GEOWIRE_METRICS_HOST": "127.0.0.1",
+           "GEOWIRE_MODEL_PATH": args.model_path, "GEOWIRE_BATCH_SIZE": str(args.batch_size),
+           "GEOWIRE_LOG_FORMAT": "json"}
+    log = Path(tempfile.gettempdir()) / f"geowire-bench-{port}.log"
+    with log.open("wb") as handle:
+        return subprocess.Popen([sys.executable, "-m", "stream"], env=env,  # noqa: S603
+                                stdout=handle, stderr=subprocess.STDOUT)
+
+
+def _consumed(port: int) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:  # noqa: S310
+            for line in r.read().decode().splitlines():
+                if line.startswith("geowire_events_consumed_total "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def _drain_rate(port: int, expected: int, service: subprocess.Popen[bytes]) -> float:
+    """Events/s from the first consumed event to the last committed one (join excluded)."""
+    deadline = time.monotonic() + 600
+    first_at = None
+    first_count = 0.0
+    while time.monotonic() < deadline and service.poll() is None:
+        count = _consumed(port)
+        if count and first_at is None:
+            first_at, first_count = time.perf_counter(), count
+        if count >= expected:
+            return (count - first_count) / max(1e-9, time.perf_counter() - (first_at or 0))
+        time.sleep(0.02)
+    raise RuntimeError(f"service did not drain the backlog (exit code {service.poll()})")
+
+
+def _latency_at_rate(
+    settings: Settings, texts: list[tuple[str, str]], rate: float, seconds: float
+) -> list[float]:
+    """Send at `rate` and measure send → enriched-output-received, in seconds."""
+    total = int(rate * seconds)
+    lines = [_event(f"lat-{i}", texts[i % len(texts)]) for i in range(total)]
+    reader = build_consumer(settings, group_id=None)
+    reader.subscribe(["bench.out"])
+    while not reader.assignment():
+        reader.poll(timeout_ms=100)
+    reader.seek_to_end()
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+
+    def on_send(i: int) -> None:
+        sent_at[f"lat-{i}"] = time.time()
+
+    sender = threading.Thread(target=_paced_send, args=(settings, lines, rate, on_send))
+    sender.start()
+    deadline = time.monotonic() + seconds + 30
+    try:
+        while len(latencies) < total and time.monotonic() < deadline:
+            for records in reader.poll(timeout_ms=50).values():
+                now = time.time()
+                for record in records:
+                    event_id = json.loads(record.value)["id"]
+                    if event_id in sent_at:
+                        latencies.append(now - sent_at[event_id])
+    finally:
+        sender.join()
+        reader.close()
+    return latencies
+
+
+def _paced_send(
+    settings: Settings, lines: list[bytes], rate: float, on_send: Callable[[int], None]
+) -> None:
+    producer = build_producer(settings)
+    interval = 1.0 / rate
+    next_at = time.monotonic()
+    for i, line in enumerate(lines):
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += interval
+        on_send(i)
+        producer.send("bench.in", value=line, key=f"lat-{i}".encode())
+        producer.flush()
+    producer.close()
+
+
+def _report(
+    args: argparse.Namespace,
+    model_rate: float,
+    consume_rate: float,
+    e2e_rate: float,
+    latencies: list[float],
+) -> None:
+    print(f"geowire bench: {args.events} events backlog, batch {args.batch_size}, "
+          f"{args.partitions} partitions, embedded Tansu broker")
+    print(f"  model batch rate (in-process, batches of {args.batch_size}): "
+          f"{model_rate:10,.0f} events/s")
+    print(f"  raw kafka-python consume rate:                {consume_rate:10,.0f} events/s")
+    print(f"  end-to-end service throughput:                {e2e_rate:10,.0f} events/s "
+          f"({e2e_rate / model_rate:.2f} of the model's batch rate)")
+    if latencies:
+        ordered = sorted(latencies)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        print(f"  latency at {args.rate:.0f} events/s over {len(latencies)} events: "
+              f"p50 {statistics.median(ordered) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    else:
+        print("  latency: no enriched events received")

@@ -1,0 +1,143 @@
+"""Faults on a real broker: outages and restarts, malformed input at scale, backpressure."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stream.broker import EmbeddedBroker, free_port
+from stream.config import Settings
+from stream.kafka_io import build_admin, ensure_topics
+from tests.integration.harness import (
+    ServiceProcess,
+    Topics,
+    article,
+    consume,
+    create_topics,
+    produce,
+    start_service,
+)
+
+READY_LOST_WITHIN_S = 5.0
+RECOVERY_WITHIN_S = 10.0
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own, on a fixed port, that the test may kill and restart."""
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "tansu.log")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def _wait(predicate: object, timeout_s: float, interval_s: float = 0.1) -> float | None:
+    """Seconds until `predicate()` held, or None when it never did within the timeout."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if callable(predicate) and predicate():
+            return time.monotonic() - started
+        time.sleep(interval_s)
+    return None
+
+
+def _readyz(service: ServiceProcess) -> int:
+    try:
+        return service.get("/readyz")[0]
+    except OSError:
+        return 0
+
+
+def _partitions(bootstrap: str, topic: str) -> int:
+    """How many partitions the broker reports for `topic` (0 when it does not exist)."""
+    admin = build_admin(Settings(bootstrap_servers=bootstrap))
+    try:
+        described = admin.describe_topics([topic])
+    except Exception:  # noqa: BLE001 - an unknown topic raises on some client versions
+        return 0
+    finally:
+        admin.close()
+    for item in described:
+        if item.get("topic") == topic and not item.get("error_code"):
+            return len(item.get("partitions", []))
+    return 0
+
+
+def _ids(records: list) -> list[str]:
+    return [json.loads(r.value)["id"] for r in records]
+
+
+class TestBrokerOutage:
+    def test_service_survives_a_broker_restart_and_recreates_its_topics(
+        self, private_broker: EmbeddedBroker, tiny_model_dir: Path, log_dir: Path
+    ) -> None:
+        """Broker killed: /readyz 503 in seconds; back: topics recreated, events flow in 10 s."""
+        bootstrap = private_broker.bootstrap
+        topics = Topics.unique()
+        create_topics(bootstrap, topics)
+        service = start_service(bootstrap, topics, tiny_model_dir, log_dir,
+                                GEOWIRE_CREATE_TOPICS="true", GEOWIRE_TOPIC_PARTITIONS="3")
+        try:
+            service.wait_ready()
+            produce(bootstrap, topics.input, [article(f"before-{i}") for i in range(20)])
+            assert len(consume(bootstrap, topics.output, 20)) == 20
+
+            private_broker.stop(kill=True)
+            lost = _wait(lambda: _readyz(service) == 503, READY_LOST_WITHIN_S + 5)
+            assert lost is not None and lost < READY_LOST_WITHIN_S, f"/readyz after {lost}"
+            time.sleep(2)  # an outage of a few seconds, as in a broker crash-restart
+            assert service.proc.poll() is None
+
+            private_broker.start()
+            back = time.monotonic()
+            # The restarted broker forgot everything; the service (create_topics on) makes
+            # the topics again with its configured partition count, not auto-creation's 4.
+            assert _wait(lambda: _partitions(bootstrap, topics.input) == 3, RECOVERY_WITHIN_S)
+            produce(bootstrap, topics.input, [article(f"after-{i}") for i in range(20)])
+            out = consume(bootstrap, topics.output, 20,
+                          timeout_s=max(1.0, back + RECOVERY_WITHIN_S - time.monotonic()))
+            recovered = time.monotonic() - back
+            assert sorted(_ids(out)) == sorted(f"after-{i}" for i in range(20)), (
+                f"{len(out)} of 20 events out {recovered:.1f} s after the broker returned\n"
+                + service.log()[-4000:]
+            )
+            assert recovered < RECOVERY_WITHIN_S
+            assert _wait(lambda: _readyz(service) == 200, 10) is not None
+            assert service.proc.poll() is None
+            print(f"readyz 503 after {lost:.1f} s; events out {recovered:.1f} s after return")
+        finally:
+            assert service.stop() == 0
+
+    def test_without_create_topics_the_service_waits_for_the_topics(
+        self, private_broker: EmbeddedBroker, tiny_model_dir: Path, log_dir: Path
+    ) -> None:
+        """create_topics off: after a restart nothing is auto-created; the service waits."""
+        bootstrap = private_broker.bootstrap
+        topics = Topics.unique()
+        create_topics(bootstrap, topics)
+        service = start_service(bootstrap, topics, tiny_model_dir, log_dir)
+        try:
+            service.wait_ready()
+            private_broker.stop(kill=True)
+            assert _wait(lambda: _readyz(service) == 503, 10) is not None
+            private_broker.start()
+            time.sleep(8)  # longer than the service's wait before it would create topics
+            for name in (topics.input, topics.output, topics.dlq):
+                assert _partitions(bootstrap, name) == 0, f"{name} was created"
+            assert _readyz(service) == 503
+            assert service.proc.poll() is None
+
+            create_topics(bootstrap, topics)  # the operator provisions them again
+            produce(bootstrap, topics.input, [article(f"later-{i}") for i in range(10)])
+            out = consume(bootstrap, topics.output, 10, timeout_s=30)
+            assert sorted(_ids(out)) == sorted(f"later-{i}" for i in range(10))
+        finally:
+            assert service.stop() == 0
