@@ -46,7 +46,7 @@ class Classifier:
         for index, event in enumerate(events):
             row = {label: float(scores[index, j]) for j, label in enumerate(self.labels)}
             enrichments.append(
-                self._enrichment(event, texts[index], row, features[index], processed_at)
+                self._enrichment(event, texts[index], row, features, index, processed_at)
             )
         return enrichments
 
@@ -56,6 +56,7 @@ class Classifier:
         text: str,
         row: dict[str, float],
         features: Any,
+        feature_row: int,
         processed_at: str,
     ) -> dict[str, Any]:
         assigned = sorted(
@@ -66,7 +67,7 @@ class Classifier:
             {
                 "label": label,
                 "score": round(row[label], SCORE_DIGITS),
-                "evidence": self._scorer.explain_row(features, label),
+                "evidence": self._scorer.explain_row(features, feature_row, label),
             }
             for label in assigned
         ]

@@ -43,7 +43,7 @@ _SLUG = r"[ \t]*[A-Z0-9]+(?:-[A-Z0-9]+){2,}[ \t]*$"  # photo-agency slug lines
 # A photo caption ends in its credit: "... in Brussels, Belgium. (Xinhua/Name)".
 _CAPTION_CREDIT = (
     r"[(\[](?:Xinhua|Photo|Photos|AFP|AP|Reuters|VCG|IC|CFP|CNS|Getty Images"
-    r"|Imaginechina|CGTN)\s*[/:][^()\[\]\n]{0,80}[)\]]|\bPhoto:[^\n]{0,40}$"
+    r"|Imaginechina|CGTN)\s*[/:][^()\[\]\n]{0,80}[)\]]|Photo:[^\n]{0,40}$"
 )
 _CAPTION_CHARS = 300
 # A meeting's venue is not a participant: "when they meet in Japan on Saturday".
@@ -145,17 +145,14 @@ def _matches(
     """
     masked = _masked_spans(text, lexicon)
     mask_starts = [start for start, _ in masked]
+    after_prefix = {found.end() for found in lexicon.prefix.finditer(text)}
     for match in lexicon.matcher.finditer(text):
         start, end = match.span()
         alias = lexicon.aliases.get(" ".join(match.group().split()))
-        if alias is None:
+        if alias is None or start in after_prefix or lexicon.suffix.match(text, end):
             continue
         index = bisect_right(mask_starts, start) - 1
         if index >= 0 and start < masked[index][1]:
-            continue
-        if lexicon.suffix.match(text, end) or lexicon.prefix.search(
-            text, max(0, start - 24), start
-        ):
             continue
         at_venue = text.endswith(("in ", "at ", "the "), 0, start) and bool(
             lexicon.venue.search(text, max(0, start - 120), start)
@@ -180,8 +177,17 @@ def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
         line_start = text.rfind("\n", 0, credit.start()) + 1
         start = max(line_start, credit.start() - _CAPTION_CHARS)
         spans.append((start, credit.end()))
-    spans.sort()
-    return spans
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 @functools.cache
@@ -200,9 +206,7 @@ def _lexicon() -> _Lexicon:
         line_mask=re.compile(f"{_DATELINE}|{_LONE_CITY}|{_SLUG}", re.MULTILINE),
         link_mask=re.compile(_LINK),
         caption_mask=re.compile(_CAPTION_CREDIT, re.MULTILINE),
-        prefix=re.compile(
-            rf"(?<![{_ALNUM}])(?:{_alternation(exclusions['prefixes'])})\s+$"
-        ),
+        prefix=re.compile(_trie_pattern(exclusions["prefixes"]) + r"\s+"),
         suffix=re.compile(rf"\s+(?:{_alternation(exclusions['suffixes'])}){_NOT_AFTER}"),
         venue=re.compile(_VENUE),
     )

@@ -47,12 +47,16 @@ class TopicScorer:
 
     def explain(self, text: str, label: str) -> list[str]:
         """The terms of `text` that pushed `label`'s score up most, strongest first."""
-        return self.explain_row(self.features([text]), label)
+        return self.explain_row(self.features([text]), 0, label)
 
-    def explain_row(self, row: sp.csr_matrix, label: str) -> list[str]:
-        """The strongest positive terms of one precomputed TF-IDF row for `label`."""
-        weights = self.coef[self.labels.index(label)]
-        indices = row.indices
-        contributions = row.data * weights[indices]
+    def explain_row(self, features: sp.csr_matrix, row: int, label: str) -> list[str]:
+        """The strongest positive terms of one row of precomputed TF-IDF features.
+
+        Reads the CSR arrays directly: slicing a row out of a sparse matrix costs more
+        than classifying the event.
+        """
+        start, end = features.indptr[row], features.indptr[row + 1]
+        indices = features.indices[start:end]
+        contributions = features.data[start:end] * self.coef[self.labels.index(label)][indices]
         order = np.argsort(-contributions)[:EVIDENCE_TERMS]
         return [str(self.terms[indices[i]]) for i in order if contributions[i] > 0]
