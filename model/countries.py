@@ -51,6 +51,7 @@ _VENUE = (
     r"\b(?:meet|meets|meeting|met|summit|talks|conference|forum|gathering"
     r"|convene[sd]?|hosted)\b[^.;!?\n]{0,80}\b(?:in|at)\s+(?:the\s+)?$"
 )
+_VENUE_TAILS = ("in ", "at ", "in the ", "at the ")
 _LINK = r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+"
 
 
@@ -80,6 +81,9 @@ class _Alias:
     codes: tuple[str, ...]
     weak: bool = False
     alternative: str | None = None  # set for "Korea": default codes[0], else this
+
+
+_UNKNOWN = _Alias(codes=())  # sentinel: not in the table under this spelling
 
 
 @dataclass(frozen=True)
@@ -146,18 +150,22 @@ def _matches(
     masked = _masked_spans(text, lexicon)
     mask_starts = [start for start, _ in masked]
     after_prefix = {found.end() for found in lexicon.prefix.finditer(text)}
+    aliases, suffix, venue = lexicon.aliases, lexicon.suffix, lexicon.venue
     for match in lexicon.matcher.finditer(text):
+        matched = match.group()
+        alias = aliases.get(matched, _UNKNOWN)
+        if alias is _UNKNOWN:  # the alias spans a line break or a run of spaces
+            alias = aliases.get(" ".join(matched.split()))
         start, end = match.span()
-        alias = lexicon.aliases.get(" ".join(match.group().split()))
-        if alias is None or start in after_prefix or lexicon.suffix.match(text, end):
+        if alias is None or start in after_prefix or suffix.match(text, end):
             continue
         index = bisect_right(mask_starts, start) - 1
         if index >= 0 and start < masked[index][1]:
             continue
-        at_venue = text.endswith(("in ", "at ", "the "), 0, start) and bool(
-            lexicon.venue.search(text, max(0, start - 120), start)
+        at_venue = text.endswith(_VENUE_TAILS, 0, start) and bool(
+            venue.search(text, max(0, start - 120), start)
         )
-        evidence = CountryEvidence(text=match.group(), start=start, end=end)
+        evidence = CountryEvidence(text=matched, start=start, end=end)
         yield alias, evidence, at_venue
 
 
@@ -173,7 +181,8 @@ def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
         line_start = text.find("\n", line_start) + 1 or -1
     if "@" in text or "://" in text or "www." in text:
         spans.extend(found.span() for found in lexicon.link_mask.finditer(text))
-    for credit in lexicon.caption_mask.finditer(text):  # the caption before a credit
+    credits = lexicon.caption_mask.finditer(text) if "/" in text or "Photo" in text else ()
+    for credit in credits:  # the caption before a photo credit
         line_start = text.rfind("\n", 0, credit.start()) + 1
         start = max(line_start, credit.start() - _CAPTION_CHARS)
         spans.append((start, credit.end()))
