@@ -26,17 +26,18 @@ EXCLUSIONS_PATH = _DATA_DIR / "country_exclusions.json"
 _CATEGORIES = ("names", "demonyms", "capitals", "leaders", "bodies", "weak")
 _ALNUM = "A-Za-z0-9"
 _NOT_AFTER = f"(?![{_ALNUM}])"
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DASH = "\u2014\u2013\x96\x97"  # em and en dash, and both as mis-decoded cp1252
 # Line patterns are tried only where a line starts (see `_masked_spans`).
 # A dateline opens the text or a paragraph: "BEIJING (Reuters) -", "SEOUL, South
-# Korea —", "BAGHDAD, Sept 12:", "WASHINGTON  The ..." (dash lost in transit).
+# Korea —", "BAGHDAD, Sept 12:", "AP - TOKYO --", "WASHINGTON  The" (dash lost).
 _DATELINE = (
-    r"[ \t\u3000]*[A-Z][A-Z'’\-]+[A-Z](?:[ ]+[A-Z][A-Z'’\-]*[A-Z])*"
+    r"[ \t\u3000]*(?:[A-Z][\w.]*(?:[ ][A-Z][\w.]*){0,2}[ ]+-[ ]+)?"
+    r"[A-Z][A-Z'’/\-]+[A-Z](?:[ ]+[A-Z][A-Z'’/\-]*[A-Z])*\.?"
     r"(?:,[ ]*[A-Z][\w.'’\-]*(?:[ ]+(?:[A-Z][\w.'’\-]*|of|and|de|du|la))*)*"
-    rf"(?:,?[ ]+{_MONTH}[ ]+\d{{1,2}}(?:,?[ ]+\d{{4}})?)?"
+    rf"(?:,?[ ]+(?:{_MONTH}[ ]+\d{{1,2}}|\d{{1,2}}(?:[ ]+{_MONTH})?)(?:,?[ ]+\d{{4}})?)?"
     r"(?:[ ]*\([^()\n]{1,40}\))?"
-    rf"(?:[ ]*(?:--?|:)(?=\s)|[ ]*[{_DASH}]|(?=[ \t\u3000]{{2,}}\S))"
+    rf"(?:[ ]*(?:-(?=\s)|--|:(?=\s))|[ ]*[{_DASH}]|(?=[ \t\u3000]{{2,}}\S))"
 )
 _LONE_CITY = r"[ \t]*[A-Z][A-Z'’\-]+[A-Z](?:[ ][A-Z][A-Z'’\-]*[A-Z])?[ \t]*$"
 _SLUG = r"[ \t]*[A-Z0-9]+(?:-[A-Z0-9]+){2,}[ \t]*$"  # photo-agency slug lines

@@ -27,6 +27,12 @@ class TopicScorer:
                 f"pipeline has {len(estimators)} label estimators, expected {len(labels)}"
             )
         self.labels = tuple(labels)
+        # stop_words_ (a set, pickled in varying order) and _stop_words_id (a memory
+        # address) only serve introspection and warnings; dropping them makes the
+        # artifact byte-for-byte reproducible.
+        for attribute in ("stop_words_", "_stop_words_id"):
+            if hasattr(vectorizer, attribute):
+                delattr(vectorizer, attribute)
         self.vectorizer = vectorizer
         self.coef = np.vstack([e.coef_.ravel() for e in estimators]).astype(np.float64)
         self.intercept = np.array([e.intercept_[0] for e in estimators], dtype=np.float64)
