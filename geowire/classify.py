@@ -55,4 +55,4 @@ def _flush(classifier: Classifier, events: list[Event], out: IO[str]) -> int:
 
 def open_input(path: str) -> IO[bytes]:
     """The byte stream a FILE argument names ('-' is standard input)."""
-    return sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    return sys.stdin.buffer if path == "-" else open(path, "rb")

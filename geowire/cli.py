@@ -59,9 +59,8 @@ def _handler(command: str) -> Callable[[list[str]], int]:
 
 
 def _classify(argv: list[str]) -> int:
-    from model import ArtifactError, load_model
-
     from geowire.classify import classify_stream, open_input
+    from model import ArtifactError, load_model
 
     parser = argparse.ArgumentParser(
         prog="geowire classify",

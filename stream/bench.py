@@ -114,13 +114,13 @@ def _start_service(bootstrap: str, port: int, args: argparse.Namespace) -> subpr
            "GEOWIRE_LOG_FORMAT": "json"}
     log = Path(tempfile.gettempdir()) / f"geowire-bench-{port}.log"
     with log.open("wb") as handle:
-        return subprocess.Popen([sys.executable, "-m", "stream"], env=env,  # noqa: S603
+        return subprocess.Popen([sys.executable, "-m", "stream"], env=env,
                                 stdout=handle, stderr=subprocess.STDOUT)
 
 
 def _consumed(port: int) -> float:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
             for line in r.read().decode().splitlines():
                 if line.startswith("geowire_events_consumed_total "):
                     return float(line.split()[1])

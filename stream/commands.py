@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -114,7 +115,7 @@ def demo_main(argv: Sequence[str]) -> int:
         broker.create_topics([settings.input_topic, settings.output_topic,
                               settings.dlq_topic], DEMO_PARTITIONS)
         settings = replace(settings, bootstrap_servers=broker.bootstrap, metrics_port=port)
-        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"geowire-demo-{port}.log"
+        log_path = Path(tempfile.gettempdir()) / f"geowire-demo-{port}.log"
         service = _start_service(settings, log_path)
         print(f"broker  {broker.bootstrap} (embedded, in memory)\n"
               f"model   {version}\n"
@@ -135,7 +136,7 @@ def _start_service(settings: Settings, log_path: Path) -> subprocess.Popen[bytes
            "GEOWIRE_METRICS_PORT": str(settings.metrics_port),
            "GEOWIRE_MODEL_PATH": settings.model_path, "GEOWIRE_LOG_FORMAT": "console"}
     with log_path.open("wb") as log:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        return subprocess.Popen(
             [sys.executable, "-m", "stream"], env=env, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
@@ -188,7 +189,7 @@ def _wait_ready(port: int, service: subprocess.Popen[bytes], timeout_s: float) -
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and service.poll() is None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
                 return True
         except OSError:
             time.sleep(0.3)

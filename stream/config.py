@@ -105,7 +105,9 @@ class Settings:
                     f"{_env_name(name)} must be at least {low}, got {getattr(self, name)}"
                 )
         if self.metrics_port > 65535:
-            raise ConfigError(f"GEOWIRE_METRICS_PORT must be at most 65535, got {self.metrics_port}")
+            raise ConfigError(
+                f"GEOWIRE_METRICS_PORT must be at most 65535, got {self.metrics_port}"
+            )
         if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
             raise ConfigError(
                 "GEOWIRE_HEARTBEAT_INTERVAL_MS must be at most a third of "

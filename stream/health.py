@@ -58,7 +58,7 @@ def start_http_server(
     """Serve /metrics, /healthz and /readyz on a daemon thread; returns the server."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._send(200, render(registry), "text/plain; version=0.0.4")
@@ -77,7 +77,7 @@ def start_http_server(
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return  # scrapes every few seconds would drown the service's own logs
 
     server = ThreadingHTTPServer((host, port), Handler)

@@ -47,7 +47,7 @@ class TestArtifact:
         document = json.loads((artifact / MANIFEST_FILE).read_text())
         document["sklearn_version"] = "0.1.0"
         (artifact / MANIFEST_FILE).write_text(json.dumps(document))
-        with pytest.raises(ArtifactError, match="scikit-learn 0.1.0"):
+        with pytest.raises(ArtifactError, match=r"scikit-learn 0\.1\.0"):
             load_model(artifact)
 
     def test_missing_artifact_says_how_to_build_one(self, tmp_path: Path) -> None:
