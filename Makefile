@@ -62,3 +62,11 @@ evaluate: $(RUNTIME) $(MODEL)/manifest.json
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache
+
+# Static checks of deploy/ (promtool comes with Debian's `prometheus` package): the alert
+# rules, their unit tests (each alert firing on synthetic series), the compose config.
+.PHONY: deploy-check
+deploy-check:
+	promtool check rules deploy/prometheus/alerts.yaml
+	promtool test rules deploy/prometheus/alerts.test.yaml
+	promtool check config deploy/prometheus/prometheus.yml

@@ -28,19 +28,20 @@ _ALNUM = "A-Za-z0-9"
 _NOT_AFTER = f"(?![{_ALNUM}])"
 _MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DASH = "\u2014\u2013\x96\x97"  # em and en dash, and both as mis-decoded cp1252
-# Line patterns are tried only where a line starts (see `_masked_spans`).
 # A dateline opens the text or a paragraph: "BEIJING (Reuters) -", "SEOUL, South
 # Korea —", "BAGHDAD, Sept 12:", "AP - TOKYO --", "WASHINGTON  The" (dash lost).
-_DATELINE = (
-    r"[ \t\u3000]*(?:[A-Z][\w.]*(?:[ ][A-Z][\w.]*){0,2}[ ]+-[ ]+)?"
-    r"[A-Z][A-Z'’/\-]+[A-Z](?:[ ]+[A-Z][A-Z'’/\-]*[A-Z])*\.?"
-    r"(?:,[ ]*[A-Z][\w.'’\-]*(?:[ ]+(?:[A-Z][\w.'’\-]*|of|and|de|du|la))*)*"
-    rf"(?:,?[ ]+(?:{_MONTH}[ ]+\d{{1,2}}|\d{{1,2}}(?:[ ]+{_MONTH})?)(?:,?[ ]+\d{{4}})?)?"
-    r"(?:[ ]*\([^()\n]{1,40}\))?"
-    rf"(?:[ ]*(?:-(?=\s)|--|:(?=\s))|[ ]*[{_DASH}]|(?=[ \t\u3000]{{2,}}\S))"
+_DATELINE = (  # every repeat is bounded: a line of 1 MB must not backtrack for long
+    r"[ \t\u3000]{0,8}(?:[A-Z][\w.]{0,20}(?:[ ][A-Z][\w.]{0,20}){0,2}[ ]{1,3}-[ ]{1,3})?"
+    r"[A-Z][A-Z'’/\-]{1,30}[A-Z](?:[ ]{1,3}[A-Z][A-Z'’/\-]{0,30}[A-Z]){0,4}\.?"
+    r"(?:,[ ]{0,3}[A-Z][\w.'’\-]{0,30}"
+    r"(?:[ ]{1,3}(?:[A-Z][\w.'’\-]{0,30}|of|and|de|du|la)){0,5}){0,3}"
+    rf"(?:,?[ ]{{1,3}}(?:{_MONTH}[ ]{{1,3}}\d{{1,2}}|\d{{1,2}}(?:[ ]{{1,3}}{_MONTH})?)"
+    r"(?:,?[ ]{1,3}\d{4})?)?"
+    r"(?:[ ]{0,3}\([^()\n]{1,40}\))?"
+    rf"(?:[ ]{{0,3}}(?:-(?=\s)|--|:(?=\s))|[ ]{{0,3}}[{_DASH}]|(?=[ \t\u3000]{{2,}}\S))"
 )
-_LONE_CITY = r"[ \t]*[A-Z][A-Z'’\-]+[A-Z](?:[ ][A-Z][A-Z'’\-]*[A-Z])?[ \t]*$"
-_SLUG = r"[ \t]*[A-Z0-9]+(?:-[A-Z0-9]+){2,}[ \t]*$"  # photo-agency slug lines
+_LONE_CITY = r"[ \t]{0,8}[A-Z][A-Z'’\-]{1,30}[A-Z](?:[ ][A-Z][A-Z'’\-]{0,30}[A-Z])?[ \t]*$"
+_SLUG = r"[ \t]{0,8}[A-Z0-9]{1,30}(?:-[A-Z0-9]{1,30}){2,12}[ \t]*$"  # photo slug lines
 # A photo caption ends in its credit: "... in Brussels, Belgium. (Xinhua/Name)".
 _CAPTION_CREDIT = (
     r"[(\[](?:Xinhua|Photo|Photos|AFP|AP|Reuters|VCG|IC|CFP|CNS|Getty Images"
@@ -52,6 +53,7 @@ _VENUE = (
     r"\b(?:meet|meets|meeting|met|summit|talks|conference|forum|gathering"
     r"|convene[sd]?|hosted)\b[^.;!?\n]{0,80}\b(?:in|at)\s+(?:the\s+)?$"
 )
+_NO_PLURAL = ("s", "-", "sh", "ch", "ese")
 _VENUE_TAILS = ("in ", "at ", "in the ", "at the ")
 _LINK = r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+"
 
@@ -172,14 +174,7 @@ def _matches(
 
 def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
     """Spans never read as countries: datelines, slug lines, links; sorted by start."""
-    spans = []
-    line_start = 0
-    while line_start >= 0:  # datelines and slugs open a line: try each line start once
-        found = lexicon.line_mask.match(text, line_start)
-        while found and found.end() > found.start():  # "WASHINGTON — WASHINGTON:"
-            spans.append(found.span())
-            found = lexicon.line_mask.match(text, found.end() + 1)
-        line_start = text.find("\n", line_start) + 1 or -1
+    spans = [found.span() for found in lexicon.line_mask.finditer(text) if found.group()]
     if "@" in text or "://" in text or "www." in text:
         spans.extend(found.span() for found in lexicon.link_mask.finditer(text))
     credits = lexicon.caption_mask.finditer(text) if "/" in text or "Photo" in text else ()
@@ -213,7 +208,7 @@ def _lexicon() -> _Lexicon:
         matcher=re.compile(_trie_pattern(aliases)),
         aliases=aliases,
         names=_display_names(data),
-        line_mask=re.compile(f"{_DATELINE}|{_LONE_CITY}|{_SLUG}", re.MULTILINE),
+        line_mask=re.compile(f"^(?:{_DATELINE}|{_LONE_CITY}|{_SLUG})", re.MULTILINE),
         link_mask=re.compile(_LINK),
         caption_mask=re.compile(_CAPTION_CREDIT, re.MULTILINE),
         prefix=re.compile(_trie_pattern(exclusions["prefixes"]) + r"\s+"),
@@ -239,7 +234,10 @@ def _alias_table(data: dict[str, Any]) -> dict[str, _Alias | None]:
         weak = set(entry.get("weak", ()))
         for category in _CATEGORIES:
             for alias in entry.get(category, ()):
-                for form in _variants(alias):
+                spellings = [alias]
+                if category == "demonyms" and not alias.endswith(_NO_PLURAL):
+                    spellings.append(alias + "s")  # "Iraqis", "Filipinos"
+                for form in (form for spelling in spellings for form in _variants(spelling)):
                     table[form] = _Alias(codes=(code,), weak=alias in weak)
         for alias in weak:  # a weak ISO name such as "Georgia"
             for form in _variants(alias):

@@ -83,13 +83,15 @@ def broker_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     broker = EmbeddedBroker(port=args.port)
     broker.start()
+    # Block the stop signals (after the start: a child inherits the mask) so that
+    # sigwait receives them instead of their default action orphaning the broker.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     broker.create_topics([t for t in args.topics.split(",") if t], args.partitions)
     print(f"broker ready at {broker.bootstrap} (pid {broker.pid}); Ctrl-C stops it",
           flush=True)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    except KeyboardInterrupt:
-        pass
+        received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        print(f"{signal.Signals(received).name}: stopping the broker", flush=True)
     finally:
         broker.stop()
     return 0

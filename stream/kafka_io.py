@@ -12,7 +12,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from stream.config import Settings
 from stream.errors import BrokerUnavailable, DeliveryError
@@ -25,6 +25,10 @@ DELIVERY_TIMEOUT_S = 30.0
 # Tansu (the embedded broker) and kafka-python's defaults both reconnect with a backoff
 # that grows to 30 s; 1 s caps recovery after a broker restart at a few seconds.
 RECONNECT_BACKOFF_MAX_MS = 1000
+# Tansu answers a LeaveGroup only after the member's pending join (~3 s) completes;
+# a member that leaves cleanly lets its replacement join alone, without waiting for
+# the old member's session to expire.
+LEAVE_GROUP_TIMEOUT_MS = 5000
 
 
 def security_config(settings: Settings) -> dict[str, Any]:
@@ -78,10 +82,14 @@ def build_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
         # bytes are decoded per record in geowire's own code.
     }
     config.update(overrides)
-    return KafkaConsumer(**config)
+    consumer = KafkaConsumer(**config)
+    _honour_auto_create(consumer._client.cluster, config["allow_auto_create_topics"])
+    return consumer
 
 
-def build_producer(settings: Settings, transactional_id: str | None = None) -> KafkaProducer:
+def build_producer(
+    settings: Settings, transactional_id: str | None = None, *, auto_create_topics: bool = True
+) -> KafkaProducer:
     """An acks=all producer with large batches (16 KB made flushing a third of the loop)."""
     config: dict[str, Any] = {
         **common_config(settings),
@@ -95,7 +103,17 @@ def build_producer(settings: Settings, transactional_id: str | None = None) -> K
     }
     if transactional_id:
         config["transactional_id"] = transactional_id
-    return KafkaProducer(**config)
+    producer = KafkaProducer(**config, allow_auto_create_topics=auto_create_topics)
+    _honour_auto_create(producer._metadata, auto_create_topics)
+    return producer
+
+
+def _honour_auto_create(cluster: Any, allowed: bool) -> None:
+    # kafka-python 3.0.12 does not pass allow_auto_create_topics on to the cluster
+    # metadata object, so every metadata request asks for auto-creation and Tansu
+    # obliges (measured: a subscribed, missing topic appeared with 4 partitions).
+    # Topic creation must be deliberate (GEOWIRE_CREATE_TOPICS), so set it here.
+    cluster.config["allow_auto_create_topics"] = allowed
 
 
 def build_admin(settings: Settings) -> KafkaAdminClient:
@@ -119,6 +137,16 @@ def ensure_topics(settings: Settings, names: Iterable[str], partitions: int) -> 
         return missing
     finally:
         admin.close()
+
+
+def missing_topics(settings: Settings, names: Iterable[str]) -> list[str]:
+    """The named topics the broker does not have (asked with a fresh admin client)."""
+    admin = build_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+    finally:
+        admin.close()
+    return [name for name in names if name not in existing]
 
 
 def wait_for_broker(settings: Settings, timeout_s: float) -> None:
@@ -170,14 +198,28 @@ class KafkaIO:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._assignment = _Assignment()
-        self.consumer = build_consumer(settings)
-        self.consumer.subscribe([settings.input_topic], listener=self._assignment)
-        self.producer = build_producer(settings)
+        self.consumer = self._subscribe()
+        self.producer = self._build_producer()
+
+    def _subscribe(self) -> KafkaConsumer:
+        consumer = build_consumer(self._settings)
+        consumer.subscribe([self._settings.input_topic], listener=self._assignment)
+        return consumer
+
+    def _build_producer(self) -> KafkaProducer:
+        # No auto-creation: a missing output topic fails delivery (and stops
+        # consumption) instead of appearing with the broker's default partitions.
+        return build_producer(self._settings, auto_create_topics=False)
 
     @property
     def assigned(self) -> frozenset[tuple[str, int]]:
         """(topic, partition) pairs currently owned."""
         return frozenset((tp.topic, tp.partition) for tp in self._assignment.partitions)
+
+    @property
+    def joining(self) -> bool:
+        """Whether the consumer is in the middle of a group join."""
+        return bool(self.consumer.group_metadata().state == MemberState.REBALANCING)
 
     def poll(self, max_records: int, wait_ms: int) -> list[InputRecord]:
         """Up to `max_records` records, waiting at most `wait_ms` for the first."""
@@ -259,7 +301,21 @@ class KafkaIO:
             self.producer.close(timeout=1)
         except KafkaError:
             logger.debug("closing the old producer failed", exc_info=True)
-        self.producer = build_producer(self._settings)
+        self.producer = self._build_producer()
+
+    def recreate_consumer(self) -> None:
+        """Replace the consumer with a new group member.
+
+        After a broker restart lost the input topic, a member that rejoins once the
+        topic is back gets no partitions from Tansu (measured: none within 20 s);
+        a new member is assigned at its first join.
+        """
+        try:
+            self.consumer.close(autocommit=False, timeout_ms=LEAVE_GROUP_TIMEOUT_MS)
+        except KafkaError:
+            logger.debug("closing the old consumer failed", exc_info=True)
+        self._assignment.partitions.clear()
+        self.consumer = self._subscribe()
 
     def close(self) -> None:
         """Flush and close the producer, then leave the group and close the consumer."""

@@ -66,7 +66,7 @@ def _partitions(bootstrap: str, topic: str) -> int:
     finally:
         admin.close()
     for item in described:
-        if item.get("topic") == topic and not item.get("error_code"):
+        if item.get("name") == topic and not item.get("error_code"):
             return len(item.get("partitions", []))
     return 0
 
@@ -139,5 +139,102 @@ class TestBrokerOutage:
             produce(bootstrap, topics.input, [article(f"later-{i}") for i in range(10)])
             out = consume(bootstrap, topics.output, 10, timeout_s=30)
             assert sorted(_ids(out)) == sorted(f"later-{i}" for i in range(10))
+        finally:
+            assert service.stop() == 0
+
+
+def _malformed(i: int) -> tuple[str, bytes]:
+    """The i-th malformed event: every reason in turn, each value unique."""
+    kinds: list[tuple[str, bytes]] = [
+        ("not_utf8", b'{"id": "u-%d", "headline": "caf\xe9 \xff\xfe"}' % i),
+        ("not_json", b'{"id": "j-%d", "headline": ' % i),
+        ("not_object", b'["array", %d]' % i),
+        ("missing_field", b'{"headline": "no id %d"}' % i),
+        ("wrong_type", b'{"id": %d, "headline": "numeric id"}' % i),
+        ("wrong_type", b'{"id": "t-%d", "headline": ["a", "list"]}' % i),
+        ("invalid_value", b'{"id": "v-%d", "headline": "x", "published_at": "soon"}' % i),
+        ("invalid_value", b'{"id": "   ", "headline": "blank id %d"}' % i),
+        ("no_text", b'{"id": "n-%d", "headline": "", "body": null}' % i),
+        ("too_large", b'{"id": "l-%d", "body": "%s"}' % (i, b"z" * 5000)),
+        ("not_json", b"\x00\x00\x00%d" % i),
+        ("not_json", b""),
+    ]
+    return kinds[(i // 3) % len(kinds)]
+
+
+class TestMalformedAtScale:
+    def test_ten_thousand_events_a_third_malformed_counts_match(
+        self, bootstrap: str, topics: Topics, tiny_model_dir: Path, log_dir: Path
+    ) -> None:
+        """10,000 events, a third malformed: outputs, dead letters and metrics agree exactly."""
+        total = 10_000
+        rng = random.Random(7)
+        headlines = ["Tariffs on Chinese steel", "Ceasefire talks in Gaza stall",
+                     "Local bakery wins prize", "Sanctions on Russia widen",
+                     "Élections en France : le vote", "  ‏مرحبا‎ news\u200b from Cairo  "]
+        values: list[bytes] = []
+        good_ids: list[str] = []
+        expected_reasons: Counter[str] = Counter()
+        bad_values: Counter[bytes] = Counter()
+        for i in range(total):
+            if i % 3 == 0:
+                reason, value = _malformed(i)
+                expected_reasons[reason] += 1
+                bad_values[value] += 1
+                values.append(value)
+            else:
+                good_ids.append(f"g-{i}")
+                values.append(article(f"g-{i}", rng.choice(headlines),
+                                      body=rng.choice(["", "More text.", "x" * 300])))
+        service = start_service(bootstrap, topics, tiny_model_dir, log_dir,
+                                GEOWIRE_MAX_EVENT_BYTES="4096")
+        try:
+            service.wait_ready()
+            assert produce(bootstrap, topics.input, values) == total
+            out = consume(bootstrap, topics.output, len(good_ids), timeout_s=90)
+            dead = consume(bootstrap, topics.dlq, sum(expected_reasons.values()), timeout_s=30)
+            assert len(out) == len(good_ids)
+            assert sorted(_ids(out)) == sorted(good_ids)
+            assert len(dead) == sum(expected_reasons.values())
+            assert Counter(r.value or b"" for r in dead) == bad_values
+            reasons = Counter(dict(r.headers)["error.type"].decode() for r in dead)
+            assert reasons == expected_reasons
+            assert _wait(lambda: service.metric("geowire_events_consumed_total") == total, 10)
+            assert service.metric("geowire_events_produced_total") == len(good_ids)
+            for reason, count in expected_reasons.items():
+                assert service.metric("geowire_events_dead_lettered_total",
+                                      {"reason": reason}) == count, reason
+            print(f"{total} in: {len(out)} enriched, {len(dead)} dead-lettered {dict(reasons)}")
+        finally:
+            assert service.stop() == 0
+
+
+class TestBackpressure:
+    def test_an_unwritable_output_stops_consumption_instead_of_buffering(
+        self, bootstrap: str, tiny_model_dir: Path, log_dir: Path
+    ) -> None:
+        """Output topic missing (create_topics off): nothing is consumed or committed until
+        it exists; then every event comes out."""
+        topics = Topics.unique()
+        settings = Settings(bootstrap_servers=bootstrap)
+        ensure_topics(settings, [topics.input, topics.dlq], 3)
+        total = 2000
+        service = start_service(bootstrap, topics, tiny_model_dir, log_dir,
+                                GEOWIRE_BATCH_SIZE="100")
+        try:
+            service.wait_ready()
+            assert produce(bootstrap, topics.input, [article(f"b-{i}") for i in range(total)])
+            assert _wait(lambda: service.metric("geowire_broker_errors_total",
+                                                {"kind": "delivery"}) >= 1, 30)
+            time.sleep(3)
+            assert service.metric("geowire_events_consumed_total") == 0
+            assert service.metric("geowire_commits_total") == 0
+            assert _partitions(bootstrap, topics.output) == 0, "output was auto-created"
+            assert service.proc.poll() is None
+
+            ensure_topics(settings, [topics.output], 3)
+            out = consume(bootstrap, topics.output, total, timeout_s=60)
+            assert sorted(set(_ids(out))) == sorted(f"b-{i}" for i in range(total))
+            assert _wait(lambda: service.metric("geowire_events_consumed_total") >= total, 10)
         finally:
             assert service.stop() == 0

@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +109,7 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _wait(check: Any, timeout_s: float, what: str, prom: PrometheusServer) -> None:
+def _wait(check: Callable[[], object], timeout_s: float, what: str, prom: PrometheusServer) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if prom.proc.poll() is not None:
