@@ -9,7 +9,7 @@ CORPUS := $(wildcard training/data/*.jsonl)
 DEV    := $(VENV)/.dev-installed
 RUNTIME := $(VENV)/.runtime-installed
 
-.PHONY: run test unit integration lint bench evaluate train chaos clean help
+.PHONY: prometheus run test unit integration lint bench evaluate train chaos clean help
 
 help:
 	@echo "make run       the service on an embedded broker, fed with sample articles"
@@ -43,7 +43,16 @@ lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(DEV) $(MODEL)/manifest.json
+# The Prometheus integration test scrapes a real server (Debian's `prometheus` package,
+# which also brings promtool); install it where it is missing.
+prometheus:
+	@command -v prometheus >/dev/null || { \
+	  echo "installing Debian's prometheus package for the scrape test"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq prometheus >/dev/null; }
+
+test: $(DEV) $(MODEL)/manifest.json prometheus
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest tests
