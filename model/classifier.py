@@ -14,6 +14,9 @@ from model.topics import TopicScorer
 
 SCHEMA_VERSION = 1
 SCORE_DIGITS = 4
+MAX_COUNTRY_CHARS = 100_000
+"""Countries are searched in the first this-many characters of an article: far beyond
+any real article, and it bounds the cost of an adversarial 1 MB body."""
 
 
 class Classifier:
@@ -76,7 +79,8 @@ class Classifier:
             "topics": topics,
             "scores": {label: round(row[label], SCORE_DIGITS) for label in self.labels},
             "countries": [
-                _country_json(country, event) for country in find_countries(text)
+                _country_json(country, event)
+                for country in find_countries(text[:MAX_COUNTRY_CHARS])
             ],
             "model": self._model_info,
             "processed_at": processed_at,
@@ -96,7 +100,11 @@ def load_model(path: str | Path) -> Classifier:
             f"model payload holds {type(scorer).__name__} under 'scorer', "
             "expected a TopicScorer"
         )
-    return Classifier(manifest, scorer)
+    classifier = Classifier(manifest, scorer)
+    # The first call compiles the country matcher (about half a second); pay it here,
+    # at startup, rather than in the first batch's latency.
+    classifier.classify([Event("warm-up", "Warm-up for Washington", "", {})], "")
+    return classifier
 
 
 def _country_json(country: CountryMention, event: Event) -> dict[str, Any]:

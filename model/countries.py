@@ -12,7 +12,6 @@ import functools
 import json
 import re
 import unicodedata
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ _DASH = "\u2014\u2013\x96\x97"  # em and en dash, and both as mis-decoded cp1252
 # A dateline opens the text or a paragraph: "BEIJING (Reuters) -", "SEOUL, South
 # Korea —", "BAGHDAD, Sept 12:", "AP - TOKYO --", "WASHINGTON  The" (dash lost).
 _DATELINE = (  # every repeat is bounded: a line of 1 MB must not backtrack for long
-    r"[ \t\u3000]{0,8}(?:[A-Z][\w.]{0,20}(?:[ ][A-Z][\w.]{0,20}){0,2}[ ]{1,3}-[ ]{1,3})?"
+    r"[ \t\u3000]{0,8}"
+    r"(?:[A-Z][\w.]{0,20}(?:[ ][A-Z][\w.]{0,20}){0,2}[ ]{1,3}-[ ]{1,3})?"  # "AP - "
     r"[A-Z][A-Z'’/\-]{1,30}[A-Z](?:[ ]{1,3}[A-Z][A-Z'’/\-]{0,30}[A-Z]){0,4}\.?"
     r"(?:,[ ]{0,3}[A-Z][\w.'’\-]{0,30}"
     r"(?:[ ]{1,3}(?:[A-Z][\w.'’\-]{0,30}|of|and|de|du|la)){0,5}){0,3}"
@@ -40,7 +40,7 @@ _DATELINE = (  # every repeat is bounded: a line of 1 MB must not backtrack for 
     r"(?:[ ]{0,3}\([^()\n]{1,40}\))?"
     rf"(?:[ ]{{0,3}}(?:-(?=\s)|--|:(?=\s))|[ ]{{0,3}}[{_DASH}]|(?=[ \t\u3000]{{2,}}\S))"
 )
-_LONE_CITY = r"[ \t]{0,8}[A-Z][A-Z'’\-]{1,30}[A-Z](?:[ ][A-Z][A-Z'’\-]{0,30}[A-Z])?[ \t]*$"
+_LONE_CITY = r"[ \t]{0,8}[A-Z][A-Z'’\-]{1,30}[A-Z](?:[ ][A-Z][A-Z'’\-]{0,30}[A-Z])?\s*$"
 _SLUG = r"[ \t]{0,8}[A-Z0-9]{1,30}(?:-[A-Z0-9]{1,30}){2,12}[ \t]*$"  # photo slug lines
 # A photo caption ends in its credit: "... in Brussels, Belgium. (Xinhua/Name)".
 _CAPTION_CREDIT = (
@@ -49,11 +49,12 @@ _CAPTION_CREDIT = (
 )
 _CAPTION_CHARS = 300
 # A meeting's venue is not a participant: "when they meet in Japan on Saturday".
-_VENUE = (
-    r"\b(?:meet|meets|meeting|met|summit|talks|conference|forum|gathering"
-    r"|convene[sd]?|hosted)\b[^.;!?\n]{0,80}\b(?:in|at)\s+(?:the\s+)?$"
+_VENUE = (  # not "in talks to build a plant in Turkey"
+    r"(?<!\bin )(?<!\bin final )\b(?:meet|meets|meeting|met|summit|talks|conference"
+    r"|forum|gathering|convene[sd]?)\b[^.;!?\n]{0,80}\b(?:in|at)\s+(?:the\s+)?$"
 )
 _NO_PLURAL = ("s", "-", "sh", "ch", "ese")
+_ATTRIBUTIVE = ("'s", "’s", "-")
 _VENUE_TAILS = ("in ", "at ", "in the ", "at the ")
 _LINK = r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+"
 
@@ -113,6 +114,20 @@ def find_countries(text: str) -> list[CountryMention]:
     if not text:
         return []
     lexicon = _lexicon()
+    found = [
+        CountryMention(
+            code=code,
+            name=lexicon.names.get(code, code),
+            mentions=len(spans),
+            evidence=tuple(sorted(spans, key=lambda span: span.start)),
+        )
+        for code, spans in _grouped(text, lexicon).items()
+    ]
+    return sorted(found, key=lambda mention: (-mention.mentions, mention.code))
+
+
+def _grouped(text: str, lexicon: _Lexicon) -> dict[str, list[CountryEvidence]]:
+    """Evidence per country; weak evidence needs strong, plain "Korea" needs context."""
     strong: dict[str, list[CountryEvidence]] = {}
     weak: dict[str, list[CountryEvidence]] = {}
     undecided: list[tuple[_Alias, CountryEvidence]] = []
@@ -124,36 +139,29 @@ def find_countries(text: str) -> list[CountryMention]:
         for code in alias.codes:
             target.setdefault(code, []).append(evidence)
     for alias, evidence in undecided:
-        default, alternative = alias.codes[0], alias.alternative
-        pick = alternative if alternative in strong and default not in strong else default
-        strong.setdefault(str(pick), []).append(evidence)
+        code = alias.codes[0]
+        if alias.alternative in strong and code not in strong:  # about the North only
+            code = alias.alternative or code
+        strong.setdefault(code, []).append(evidence)
     for code, spans in weak.items():
         if code in strong:
             strong[code].extend(spans)
-    found = [
-        CountryMention(
-            code=code,
-            name=lexicon.names.get(code, code),
-            mentions=len(spans),
-            evidence=tuple(sorted(spans, key=lambda span: span.start)),
-        )
-        for code, spans in strong.items()
-    ]
-    return sorted(found, key=lambda mention: (-mention.mentions, mention.code))
+    return strong
 
 
 def _matches(
-    text: str, lexicon: _Lexicon
+    text: str,
+    lexicon: _Lexicon,
 ) -> Iterator[tuple[_Alias, CountryEvidence, bool]]:
     """Yield alias matches outside masks, exclusions and proper nouns.
 
-    The flag tells a meeting's venue ("they meet in Japan"), which counts only as
-    weak evidence.
+    The flag tells a meeting's venue in the body ("they will meet in Japan"), which
+    counts only as weak evidence.
     """
-    masked = _masked_spans(text, lexicon)
-    mask_starts = [start for start, _ in masked]
+    masked = _masked(text, lexicon)
     after_prefix = {found.end() for found in lexicon.prefix.finditer(text)}
     aliases, suffix, venue = lexicon.aliases, lexicon.suffix, lexicon.venue
+    headline_end = text.find("\n")
     for match in lexicon.matcher.finditer(text):
         matched = match.group()
         alias = aliases.get(matched, _UNKNOWN)
@@ -162,44 +170,38 @@ def _matches(
         start, end = match.span()
         if alias is None or start in after_prefix or suffix.match(text, end):
             continue
-        index = bisect_right(mask_starts, start) - 1
-        if index >= 0 and start < masked[index][1]:
+        if masked[start]:
             continue
-        at_venue = text.endswith(_VENUE_TAILS, 0, start) and bool(
-            venue.search(text, max(0, start - 120), start)
+        at_venue = (
+            0 <= headline_end < start  # a headline names what matters, venue or not
+            and text.endswith(_VENUE_TAILS, 0, start)
+            and not text.startswith(_ATTRIBUTIVE, end)  # "in Indonesia's", "in U.S.-"
+            and bool(venue.search(text, max(0, start - 120), start))
         )
         evidence = CountryEvidence(text=matched, start=start, end=end)
         yield alias, evidence, at_venue
 
 
-def _masked_spans(text: str, lexicon: _Lexicon) -> list[tuple[int, int]]:
-    """Spans never read as countries: datelines, slug lines, links; sorted by start."""
-    spans = [found.span() for found in lexicon.line_mask.finditer(text) if found.group()]
+def _masked(text: str, lexicon: _Lexicon) -> bytearray:
+    """Flag characters never read as countries: datelines, slugs, links, captions."""
+    spans = [found.span() for found in lexicon.line_mask.finditer(text)]
     if "@" in text or "://" in text or "www." in text:
         spans.extend(found.span() for found in lexicon.link_mask.finditer(text))
-    credits = lexicon.caption_mask.finditer(text) if "/" in text or "Photo" in text else ()
-    for credit in credits:  # the caption before a photo credit
+    has_credit = "/" in text or "Photo" in text
+    for credit in lexicon.caption_mask.finditer(text) if has_credit else ():
         line_start = text.rfind("\n", 0, credit.start()) + 1
-        start = max(line_start, credit.start() - _CAPTION_CHARS)
-        spans.append((start, credit.end()))
-    return _merged(spans)
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
+        spans.append((max(line_start, credit.start() - _CAPTION_CHARS), credit.end()))
+    masked = bytearray(len(text))
+    for start, end in spans:
+        masked[start:end] = b"\x01" * (end - start)
+    return masked
 
 
 @functools.cache
 def _lexicon() -> _Lexicon:
     """Build the matcher from pycountry and the data files (once per process)."""
-    data = _load_json(ALIASES_PATH)
-    exclusions = _load_json(EXCLUSIONS_PATH)
+    data = json.loads(ALIASES_PATH.read_text(encoding="utf-8"))
+    exclusions = json.loads(EXCLUSIONS_PATH.read_text(encoding="utf-8"))
     aliases = _alias_table(data)
     for phrase in exclusions["phrases"]:
         for form in _variants(phrase):
@@ -212,19 +214,13 @@ def _lexicon() -> _Lexicon:
         link_mask=re.compile(_LINK),
         caption_mask=re.compile(_CAPTION_CREDIT, re.MULTILINE),
         prefix=re.compile(_trie_pattern(exclusions["prefixes"]) + r"\s+"),
-        suffix=re.compile(rf"\s+(?:{_alternation(exclusions['suffixes'])}){_NOT_AFTER}"),
+        suffix=re.compile(_suffix_pattern(exclusions["suffixes"])),
         venue=re.compile(_VENUE),
     )
 
 
-def _load_json(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = json.load(handle)
-    return loaded
-
-
 def _alias_table(data: dict[str, Any]) -> dict[str, _Alias | None]:
-    """Map every alias form to its meaning; data beats pycountry, ambiguity beats all."""
+    """Map each alias spelling to its meaning; data beats pycountry, ambiguity all."""
     table: dict[str, _Alias | None] = {}
     for country in pycountry.countries:
         for name in _iso_names(country):
@@ -234,10 +230,10 @@ def _alias_table(data: dict[str, Any]) -> dict[str, _Alias | None]:
         weak = set(entry.get("weak", ()))
         for category in _CATEGORIES:
             for alias in entry.get(category, ()):
-                spellings = [alias]
+                forms = _variants(alias)
                 if category == "demonyms" and not alias.endswith(_NO_PLURAL):
-                    spellings.append(alias + "s")  # "Iraqis", "Filipinos"
-                for form in (form for spelling in spellings for form in _variants(spelling)):
+                    forms |= _variants(alias + "s")  # "Iraqis", "Filipinos"
+                for form in forms:
                     table[form] = _Alias(codes=(code,), weak=alias in weak)
         for alias in weak:  # a weak ISO name such as "Georgia"
             for form in _variants(alias):
@@ -249,7 +245,8 @@ def _alias_table(data: dict[str, Any]) -> dict[str, _Alias | None]:
         for alias in rule["aliases"]:
             for form in _variants(alias):
                 table[form] = _Alias(
-                    codes=(rule["default"],), alternative=rule["alternative"]
+                    codes=(rule["default"],),
+                    alternative=rule["alternative"],
                 )
     return table
 
@@ -279,7 +276,9 @@ def _display_names(data: dict[str, Any]) -> dict[str, str]:
 def _variants(alias: str) -> set[str]:
     """Spelling variants: both apostrophes, no diacritics, "Jae-in"/"Jae In", CAPS."""
     forms = {alias, alias.replace("'", "’"), alias.replace("’", "'")}
-    forms |= {_strip_accents(form) for form in forms}
+    for form in list(forms):  # "Erdoğan" as "Erdogan"
+        decomposed = unicodedata.normalize("NFKD", form)
+        forms.add("".join(c for c in decomposed if not unicodedata.combining(c)))
     if re.search(r"[a-z]-[a-z]", alias) and " " in alias:  # "Kim Jong-un"
         spaced = re.sub(r"-([a-z])", lambda m: " " + m.group(1).upper(), alias)
         capped = re.sub(r"-([a-z])", lambda m: "-" + m.group(1).upper(), alias)
@@ -289,14 +288,10 @@ def _variants(alias: str) -> set[str]:
     return {" ".join(form.split()) for form in forms}
 
 
-def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
-def _alternation(words: Iterable[str]) -> str:
+def _suffix_pattern(words: Iterable[str]) -> str:
+    """Whitespace, then one of `words` as a whole word ("China" + " Mobile")."""
     escaped = (re.escape(word).replace(r"\ ", r"\s+") for word in words)
-    return "|".join(sorted(escaped, key=len, reverse=True))
+    return rf"\s+(?:{'|'.join(sorted(escaped, key=len, reverse=True))}){_NOT_AFTER}"
 
 
 def _trie_pattern(words: Iterable[str]) -> str:

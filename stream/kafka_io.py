@@ -11,7 +11,12 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    InvalidProducerEpochError,
+    KafkaError,
+    ProducerFencedError,
+    TopicAlreadyExistsError,
+)
 from kafka.structs import MemberState, OffsetAndMetadata
 
 from stream.config import Settings
@@ -21,6 +26,8 @@ from stream.processor import InputRecord, OutputRecord
 logger = logging.getLogger(__name__)
 KafkaClientError = KafkaError
 """Re-exported so that callers can catch client errors without importing the client."""
+FencedError = (ProducerFencedError, InvalidProducerEpochError)
+"""Another producer took over this transactional id: this instance is a zombie."""
 DELIVERY_TIMEOUT_S = 30.0
 # Tansu (the embedded broker) and kafka-python's defaults both reconnect with a backoff
 # that grows to 30 s; 1 s caps recovery after a broker restart at a few seconds.
@@ -96,7 +103,7 @@ def build_producer(
         "acks": "all",
         "batch_size": settings.producer_batch_bytes,
         "linger_ms": settings.linger_ms,
-        "max_request_size": max(1_048_576, settings.max_event_bytes * 2 + 65_536),
+        "max_request_size": max_record_bytes(settings),
         "delivery_timeout_ms": int(DELIVERY_TIMEOUT_S * 1000),
         "request_timeout_ms": 10_000,
         "max_block_ms": 10_000,
@@ -106,6 +113,19 @@ def build_producer(
     producer = KafkaProducer(**config, allow_auto_create_topics=auto_create_topics)
     _honour_auto_create(producer._metadata, auto_create_topics)
     return producer
+
+
+def max_record_bytes(settings: Settings) -> int:
+    """The largest record the producer accepts (enriched events grow past their input)."""
+    return max(1_048_576, settings.max_event_bytes * 2 + 65_536)
+
+
+def transactional_id(settings: Settings) -> str | None:
+    """<prefix>-<slot> in exactly-once mode: stable, so a replacement instance reuses it
+    and its init_transactions() ends the transaction a killed predecessor left open."""
+    if settings.delivery != "exactly-once":
+        return None
+    return f"{settings.transactional_id_prefix}-{settings.instance_slot}"
 
 
 def _honour_auto_create(cluster: Any, allowed: bool) -> None:
@@ -209,7 +229,14 @@ class KafkaIO:
     def _build_producer(self) -> KafkaProducer:
         # No auto-creation: a missing output topic fails delivery (and stops
         # consumption) instead of appearing with the broker's default partitions.
-        return build_producer(self._settings, auto_create_topics=False)
+        return build_producer(
+            self._settings, transactional_id(self._settings), auto_create_topics=False
+        )
+
+    @property
+    def settings(self) -> Settings:
+        """The settings these clients were built from."""
+        return self._settings
 
     @property
     def assigned(self) -> frozenset[tuple[str, int]]:
@@ -267,12 +294,16 @@ class KafkaIO:
 
     def commit(self, records: Sequence[InputRecord]) -> None:
         """Commit, per partition, the offset after the last record of the batch."""
-        offsets = {
+        offsets = self.offsets(records)
+        if offsets:
+            self.consumer.commit(offsets=offsets)
+
+    def offsets(self, records: Sequence[InputRecord]) -> dict[Any, Any]:
+        """The offsets to commit after a batch, in the client's types."""
+        return {
             TopicPartition(topic, partition): OffsetAndMetadata(offset + 1, "", -1)
             for (topic, partition), offset in _last_offsets(records).items()
         }
-        if offsets:
-            self.consumer.commit(offsets=offsets)
 
     def rewind(self, records: Sequence[InputRecord]) -> None:
         """Seek back to the first offset of each partition of an uncommitted batch."""

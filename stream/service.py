@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from model import Classifier
+from model import Classifier, InvalidEvent
 from stream.config import Settings
 from stream.errors import BrokerUnavailable, DeliveryError
 from stream.health import ServiceState
@@ -16,20 +16,22 @@ from stream.kafka_io import (
     KafkaIO,
     broker_connected,
     ensure_topics,
+    max_record_bytes,
     missing_topics,
 )
 from stream.metrics import Metrics
-from stream.processor import BatchResult, InputRecord, process_batch
+from stream.processor import BatchResult, InputRecord, OutputRecord, dead_letter, process_batch
+from stream.summary import Summary
+from stream.transactions import AtLeastOnce, ExactlyOnce
 
 logger = logging.getLogger(__name__)
 RETRY_PAUSE_S = 1.0
-SUMMARY_EVERY_S = 30.0
 # While no partitions are assigned, look at most this often for lost topics.
 TOPIC_CHECK_EVERY_S = 2.0
 
 
 class Service:
-    """Runs the at-least-once loop until `stop()` is called."""
+    """Runs the loop (at-least-once, or exactly-once with transactions) until stopped."""
 
     def __init__(
         self,
@@ -51,7 +53,8 @@ class Service:
         self._next_topic_check = 0.0
         self._input_lost = False
         self._rejoin_pending = False
-        self._summary = _Summary()
+        self._summary = Summary()
+        self._delivery = ExactlyOnce() if settings.delivery == "exactly-once" else AtLeastOnce()
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit and return (signal-handler safe)."""
@@ -99,27 +102,32 @@ class Service:
 
     def _handle(self, io: KafkaIO, records: Sequence[InputRecord]) -> None:
         started = time.perf_counter()
+        s = self._settings
         result = process_batch(
             records,
             self._classifier,
-            output_topic=self._settings.output_topic,
-            dlq_topic=self._settings.dlq_topic,
-            max_event_bytes=self._settings.max_event_bytes,
+            output_topic=s.output_topic,
+            dlq_topic=s.dlq_topic,
+            max_event_bytes=s.max_event_bytes,
             processed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
         self._metrics.predict_duration.observe(time.perf_counter() - started)
+        _divert_oversized(result, records, max_record_bytes(s), s.dlq_topic)
         try:
-            futures = io.send_all(result.outputs + result.dead_letters)
-            io.flush_and_check(futures)
+            self._delivery.deliver(io, result.outputs + result.dead_letters, records)
         except (DeliveryError, KafkaClientError) as exc:
             # Nothing of this batch is committed: rewind and send it again, so an
-            # unacknowledged output is repeated rather than lost.
+            # unacknowledged output is repeated rather than lost. Consumption stops
+            # here until delivery works (backpressure): one batch is all we hold.
             self._broker_trouble("delivery", exc)
-            io.recreate_producer()
+            self._delivery.recover(io)
             io.rewind(records)
             return
         self._record_delivery(result, records)
-        self._commit(io, records)
+        if self._delivery.commits_offsets:
+            self._committed_ok(records)  # inside the transaction that just committed
+        else:
+            self._commit(io, records)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
 
     def _record_delivery(self, result: BatchResult, records: Sequence[InputRecord]) -> None:
@@ -158,6 +166,9 @@ class Service:
             self._metrics.broker_errors.labels(kind="commit").inc()
             logger.warning("commit failed; batch will be re-read", extra={"error": repr(exc)})
             return
+        self._committed_ok(records)
+
+    def _committed_ok(self, records: Sequence[InputRecord]) -> None:
         self._metrics.commits.inc()
         self._metrics.last_commit.set(time.time())
         for r in records:
@@ -249,44 +260,32 @@ class Service:
         time.sleep(RETRY_PAUSE_S)
 
 
-class _Summary:
-    """Counts for the periodic canonical log line."""
+def _divert_oversized(
+    result: BatchResult, records: Sequence[InputRecord], limit: int, dlq_topic: str
+) -> None:
+    """Dead-letter, as too_large, any enriched event the producer would refuse.
 
-    def __init__(self) -> None:
-        self.consumed = self.produced = self.dead_lettered = self.batches = 0
-        self._window = [0, 0, 0, 0]
-        self._last = time.monotonic()
+    Enrichment can outgrow its input many times over (every country mention carries
+    evidence: a 1 MB body of one repeated name gave 9.5 MB); unsent, such a record
+    would fail its batch on every retry and stop the partition for good.
+    """
+    if all(_record_bytes(out) <= limit for out in result.outputs):
+        return
+    rejected = {id(record) for record, _ in result.rejected}
+    valid = [record for record in records if id(record) not in rejected]
+    kept: list[OutputRecord] = []
+    for record, out in zip(valid, result.outputs, strict=True):
+        size = _record_bytes(out)
+        if size <= limit:
+            kept.append(out)
+            continue
+        error = InvalidEvent("too_large", f"enriched event is {size} bytes, limit {limit}")
+        result.dead_letters.append(dead_letter(record, error, dlq_topic))
+        result.invalid[error.reason] += 1
+        result.rejected.append((record, error))
+    result.outputs = kept
 
-    def add(self, consumed: int, produced: int, dead_lettered: int) -> None:
-        self.consumed += consumed
-        self.produced += produced
-        self.dead_lettered += dead_lettered
-        self.batches += 1
-        for i, n in enumerate((consumed, produced, dead_lettered, 1)):
-            self._window[i] += n
 
-    def totals(self) -> dict[str, int]:
-        return {
-            "consumed": self.consumed,
-            "produced": self.produced,
-            "dead_lettered": self.dead_lettered,
-            "batches": self.batches,
-        }
-
-    def maybe_log(self) -> None:
-        now = time.monotonic()
-        if now - self._last < SUMMARY_EVERY_S or not self._window[3]:
-            return
-        consumed, produced, dead, batches = self._window
-        logger.info(
-            "progress",
-            extra={
-                "consumed": consumed,
-                "produced": produced,
-                "dead_lettered": dead,
-                "batches": batches,
-                "events_per_s": round(consumed / (now - self._last), 1),
-            },
-        )
-        self._window = [0, 0, 0, 0]
-        self._last = now
+def _record_bytes(out: OutputRecord) -> int:
+    headers = sum(len(k) + len(v) for k, v in out.headers)
+    return len(out.value) + len(out.key or b"") + headers + 512  # 512: batch overhead

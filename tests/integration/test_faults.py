@@ -84,7 +84,8 @@ class TestBrokerOutage:
         topics = Topics.unique()
         create_topics(bootstrap, topics)
         service = start_service(bootstrap, topics, tiny_model_dir, log_dir,
-                                GEOWIRE_CREATE_TOPICS="true", GEOWIRE_TOPIC_PARTITIONS="3")
+                                GEOWIRE_CREATE_TOPICS="true", GEOWIRE_TOPIC_PARTITIONS="3",
+                                GEOWIRE_LOG_LEVEL="DEBUG")
         try:
             service.wait_ready()
             produce(bootstrap, topics.input, [article(f"before-{i}") for i in range(20)])
@@ -236,5 +237,26 @@ class TestBackpressure:
             out = consume(bootstrap, topics.output, total, timeout_s=60)
             assert sorted(set(_ids(out))) == sorted(f"b-{i}" for i in range(total))
             assert _wait(lambda: service.metric("geowire_events_consumed_total") >= total, 10)
+        finally:
+            assert service.stop() == 0
+
+
+class TestOversizedOutput:
+    def test_an_event_whose_enrichment_is_too_big_is_dead_lettered(
+        self, bootstrap: str, topics: Topics, tiny_model_dir: Path, log_dir: Path
+    ) -> None:
+        """A 1 MB body of one country name (9.5 MB enriched) is dead-lettered, not retried
+        forever; the events after it flow."""
+        big = article("huge", "France", body="France " * 140_000)
+        assert len(big) < 1_048_576
+        service = start_service(bootstrap, topics, tiny_model_dir, log_dir)
+        try:
+            service.wait_ready()
+            produce(bootstrap, topics.input, [big] + [article(f"s-{i}") for i in range(50)])
+            out = consume(bootstrap, topics.output, 50, timeout_s=60)
+            dead = consume(bootstrap, topics.dlq, 1, timeout_s=10)
+            assert sorted(_ids(out)) == sorted(f"s-{i}" for i in range(50))
+            assert [dict(r.headers)["error.type"] for r in dead] == [b"too_large"]
+            assert dead[0].value == big
         finally:
             assert service.stop() == 0

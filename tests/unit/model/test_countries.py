@@ -79,7 +79,11 @@ class TestNames:
             ("New Delhi and Islamabad traded accusations.", ["IN", "PK"]),
         ],
     )
-    def test_capitals_and_seats_of_government(self, text: str, expected: list[str]) -> None:
+    def test_capitals_and_seats_of_government(
+        self,
+        text: str,
+        expected: list[str],
+    ) -> None:
         """A capital or seat of government stands for its government."""
         assert codes(text) == expected
 
@@ -216,11 +220,21 @@ class TestExclusions:
         text = "A fair in Lyon, France, on May 2. (Xinhua/Li Wei)\nSales rose."
         assert codes(text) == []
 
-    def test_meeting_venue_is_weak(self) -> None:
-        """A meeting's venue counts only when the text otherwise involves it."""
-        assert codes("The two leaders will meet in Vietnam next week.") == []
-        both = "Vietnam said the two leaders will meet in Vietnam next week."
+    def test_meeting_venue_in_the_body_is_weak(self) -> None:
+        """A venue named in the body counts only when the text otherwise involves it."""
+        body = "Trade envoys gather\n\nThe two leaders will meet in Vietnam next week."
+        assert codes(body) == []
+        both = "Vietnam hosts envoys\n\nThe two leaders will meet in Vietnam next week."
         assert codes(both) == ["VN"]
+
+    def test_venue_in_a_headline_counts(self) -> None:
+        """A headline's venue is a participant: talks in China involve China."""
+        assert codes("Top U.S. officials to hold trade talks in China") == ["CN", "US"]
+
+    def test_in_talks_is_not_a_venue(self) -> None:
+        """Being "in talks" about a plant in Turkey makes Turkey a participant."""
+        text = "Carmaker update\n\nThe firm is in talks to build a plant in Turkey."
+        assert codes(text) == ["TR"]
 
     @pytest.mark.parametrize(
         "text",
@@ -271,7 +285,7 @@ class TestKorea:
         assert mention(text, "KR").mentions == 2
 
     def test_both_koreas(self) -> None:
-        """"The two Koreas" involves both."""
+        """The two Koreas together involve both."""
         assert codes("Talks between the two Koreas resumed.") == ["KP", "KR"]
 
 
@@ -283,14 +297,17 @@ class TestTerritories:
         assert codes("Taipei said Taiwanese chipmakers would comply.") == ["TW"]
 
     def test_chinese_taipei_is_taiwan(self) -> None:
-        """"Chinese Taipei" is Taiwan, not China."""
+        """Chinese Taipei is Taiwan, not China."""
         assert codes("Chinese Taipei joined the talks.") == ["TW"]
 
     def test_hong_kong(self) -> None:
         """Hong Kong gives HK, not CN."""
         assert codes("Hong Kong shares fell.") == ["HK"]
 
-    @pytest.mark.parametrize("place", ["England", "Scotland", "Wales", "Northern Ireland"])
+    @pytest.mark.parametrize(
+        "place",
+        ["England", "Scotland", "Wales", "Northern Ireland"],
+    )
     def test_home_nations_are_the_uk(self, place: str) -> None:
         """England, Scotland, Wales and Northern Ireland give GB."""
         assert codes(f"Factories in {place} cut output.") == ["GB"]
@@ -315,7 +332,12 @@ class TestEvidence:
         """`mentions` is the number of evidence spans, in text order."""
         us = mention(self.TEXT, "US")
         assert us.mentions == len(us.evidence) == 4
-        assert [span.text for span in us.evidence] == ["U.S.", "U.S.", "Washington", "America"]
+        assert [span.text for span in us.evidence] == [
+            "U.S.",
+            "U.S.",
+            "Washington",
+            "America",
+        ]
         assert mention(self.TEXT, "CN").mentions == 3
 
     def test_order_is_mentions_then_code(self) -> None:
