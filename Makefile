@@ -6,10 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MODEL  := artifacts/model
 CORPUS := $(wildcard training/data/*.jsonl)
+# The artifact is rebuilt when the corpus or the code that builds it changes.
+MODEL_CODE := $(wildcard model/*.py model/data/*.json training/*.py)
 DEV    := $(VENV)/.dev-installed
 RUNTIME := $(VENV)/.runtime-installed
 
-.PHONY: prometheus run test unit integration lint bench evaluate train chaos clean help
+.PHONY: prometheus run test unit integration lint bench evaluate train chaos load clean help
 
 help:
 	@echo "make run       the service on an embedded broker, fed with sample articles"
@@ -30,7 +32,7 @@ $(DEV): pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@ $(RUNTIME)
 
-$(MODEL)/manifest.json: $(CORPUS) | $(RUNTIME)
+$(MODEL)/manifest.json: $(CORPUS) $(MODEL_CODE) | $(RUNTIME)
 	$(BIN)/geowire train --data training/data --out $(MODEL)
 
 train: $(RUNTIME)
@@ -79,3 +81,16 @@ deploy-check:
 	promtool check rules deploy/prometheus/alerts.yaml
 	promtool test rules deploy/prometheus/alerts.test.yaml
 	promtool check config deploy/prometheus/prometheus.yml
+
+# Reliability under faults (docs/RELIABILITY.md): minutes each, not part of `make test`.
+# Each prints sent/received/missing/duplicated/dead-lettered and exits 1 on a loss.
+chaos: $(RUNTIME) $(MODEL)/manifest.json
+	$(BIN)/python -m stream.chaos rebalance --model-path $(MODEL)
+	$(BIN)/python -m stream.chaos rebalance --model-path $(MODEL) --delivery exactly-once
+	$(BIN)/python -m stream.chaos kill --model-path $(MODEL)
+	$(BIN)/python -m stream.chaos kill --model-path $(MODEL) --delivery exactly-once
+
+# A 200,000-event backlog through one instance: throughput, peak RSS, rebalances.
+load: $(RUNTIME) $(MODEL)/manifest.json
+	$(BIN)/python -m stream.chaos load --model-path $(MODEL)
+	$(BIN)/python -m stream.chaos load --model-path $(MODEL) --delivery exactly-once

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "train": "build the model artifact from labelled JSON lines",
     "evaluate": "score a model on labelled JSON lines",
     "bench": "measure end-to-end throughput and latency on the embedded broker",
+    "bench-model": "classification speed without a broker, beside a stock sklearn baseline",
     "broker": "run an embedded in-memory Kafka-protocol broker in the foreground",
 }
 
@@ -54,6 +55,9 @@ def _handler(command: str) -> Callable[[list[str]], int]:
         return getattr(commands, f"{command}_main")  # type: ignore[no-any-return]
     if command == "classify":
         return _classify
+    if command == "bench-model":
+        from training.speed import bench_model_main
+        return bench_model_main
     from training import __main__ as training_cli
     return getattr(training_cli, f"{command}_main")  # type: ignore[no-any-return]
 

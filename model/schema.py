@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,9 @@ from model.errors import InvalidEvent
 
 DEFAULT_MAX_EVENT_BYTES = 1_048_576
 MAX_ID_CHARS = 512
+MAX_NESTING = 64
+"""Deepest nesting of arrays/objects accepted: far beyond any article, and well inside
+what the JSON encoder can write back without hitting the recursion limit."""
 TEXT_FIELDS = ("headline", "body")
 OPTIONAL_STRING_FIELDS = ("url", "source", "language", "published_at")
 # RFC 3339 date-time: date, "T" or space, time, optional fraction, zone (Z or +hh:mm).
@@ -68,12 +72,48 @@ def parse_event(raw: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Event:
             "not_utf8", f"expected UTF-8, invalid byte at position {exc.start}"
         ) from exc
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidEvent("not_json", f"expected JSON: {exc.msg} at {exc.pos}") from exc
     except RecursionError as exc:
         raise InvalidEvent("not_json", "expected JSON: nested too deeply") from exc
+    except InvalidEvent:
+        raise
+    except ValueError as exc:  # e.g. an integer literal longer than Python's 4,300 digits
+        raise InvalidEvent("not_json", f"expected JSON: {str(exc)[:120]}") from exc
+    _check_nesting(value)
     return validate_event(value)
+
+
+def _reject_constant(name: str) -> float:
+    raise InvalidEvent("not_json", f"expected JSON: {name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise InvalidEvent(
+            "not_json", f"expected a finite number, got {literal[:24]!r}"
+        )
+    return number
+
+
+def _check_nesting(value: object) -> None:
+    """Reject documents nested deeper than MAX_NESTING (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise InvalidEvent(
+                "not_json", f"expected JSON nested at most {MAX_NESTING} deep, got deeper"
+            )
+        stack.extend((child, depth + 1) for child in children)
 
 
 def validate_event(value: object) -> Event:

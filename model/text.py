@@ -6,7 +6,6 @@ import html
 import re
 
 _TAG = re.compile(r"<[^>\n]{0,200}>")
-_SPACE = re.compile(r"\s+")
 MAX_MODEL_CHARS = 20_000
 """Only the first this-many characters feed the topic model: leads carry the topic,
 and the cap bounds the cost of a pathological 10 MB body."""
@@ -19,4 +18,6 @@ def normalise_text(text: str) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
-    return _SPACE.sub(" ", text).strip().lower()
+    # str.split() with no argument splits on the same Unicode whitespace as \s+ and
+    # drops the ends: the regex's result, several times faster.
+    return " ".join(text.split()).lower()

@@ -54,9 +54,13 @@ def free_port() -> int:
 class EmbeddedBroker:
     """A Tansu broker in memory on a loopback port; use as a context manager."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int = 0, log_path: Path | None = None, advertised_port: int | None = None
+    ) -> None:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        # Clients are sent to the advertised port: a TLS terminator's, for example.
+        self.advertised_port = advertised_port
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -68,18 +72,23 @@ class EmbeddedBroker:
     def start(self, timeout_s: float = START_TIMEOUT_S) -> str:
         """Start the broker and wait until it answers; returns its bootstrap address."""
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         log_path = self._log_path or Path(tempfile.gettempdir()) / f"tansu-{self.port}.log"
         with log_path.open("ab") as log:
             self._process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
                 [str(tansu_binary()), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                 "--advertised-listener-url", advertised, "--storage-engine",
+                 "memory://tansu/"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         try:
-            wait_for_broker(Settings(bootstrap_servers=self.bootstrap), timeout_s)
+            if self.advertised_port:  # a plaintext client would be sent to that port
+                _wait_for_listener(self.port, timeout_s)
+            else:
+                wait_for_broker(Settings(bootstrap_servers=self.bootstrap), timeout_s)
         except BrokerUnavailable:
             self.stop()
             raise
@@ -114,6 +123,17 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _wait_for_listener(port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise BrokerUnavailable(f"the embedded broker did not listen on {port} in {timeout_s} s")
 
 
 def with_embedded_broker(settings: Settings, broker: EmbeddedBroker) -> Settings:

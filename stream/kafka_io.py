@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -20,10 +20,13 @@ from kafka.errors import (
 from kafka.structs import MemberState, OffsetAndMetadata
 
 from stream.config import Settings
+from stream.deadline import call_with_deadline
 from stream.errors import BrokerUnavailable, DeliveryError
 from stream.processor import InputRecord, OutputRecord
+from stream.tls import check_tls
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 KafkaClientError = KafkaError
 """Re-exported so that callers can catch client errors without importing the client."""
 FencedError = (ProducerFencedError, InvalidProducerEpochError)
@@ -36,6 +39,10 @@ RECONNECT_BACKOFF_MAX_MS = 1000
 # a member that leaves cleanly lets its replacement join alone, without waiting for
 # the old member's session to expire.
 LEAVE_GROUP_TIMEOUT_MS = 5000
+# kafka-python gives up bootstrapping after 30 s by itself, except in one case: a TLS
+# client talking to a plaintext listener (or the reverse) waits in its constructor
+# forever (measured: > 70 s). Past this deadline that is reported as what it is.
+CONNECT_TIMEOUT_S = 40.0
 
 
 def security_config(settings: Settings) -> dict[str, Any]:
@@ -89,7 +96,7 @@ def build_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
         # bytes are decoded per record in geowire's own code.
     }
     config.update(overrides)
-    consumer = KafkaConsumer(**config)
+    consumer = _construct(lambda: KafkaConsumer(**config), settings, "consumer")
     _honour_auto_create(consumer._client.cluster, config["allow_auto_create_topics"])
     return consumer
 
@@ -110,7 +117,10 @@ def build_producer(
     }
     if transactional_id:
         config["transactional_id"] = transactional_id
-    producer = KafkaProducer(**config, allow_auto_create_topics=auto_create_topics)
+    producer = _construct(
+        lambda: KafkaProducer(**config, allow_auto_create_topics=auto_create_topics),
+        settings, "producer",
+    )
     _honour_auto_create(producer._metadata, auto_create_topics)
     return producer
 
@@ -138,7 +148,22 @@ def _honour_auto_create(cluster: Any, allowed: bool) -> None:
 
 def build_admin(settings: Settings) -> KafkaAdminClient:
     """An admin client for topic management."""
-    return KafkaAdminClient(**common_config(settings), request_timeout_ms=10_000)
+    config = common_config(settings)
+    return _construct(lambda: KafkaAdminClient(**config, request_timeout_ms=10_000),
+                      settings, "admin client")
+
+
+def _construct(build: Callable[[], T], settings: Settings, what: str) -> T:
+    check_tls(settings)
+    try:
+        return call_with_deadline(build, CONNECT_TIMEOUT_S, f"connecting the Kafka {what}")
+    except TimeoutError as exc:
+        raise BrokerUnavailable(
+            f"the Kafka {what} got no answer from {settings.bootstrap_servers} within "
+            f"{CONNECT_TIMEOUT_S:.0f} s using GEOWIRE_SECURITY_PROTOCOL="
+            f"{settings.security_protocol}: a TLS client talking to a plaintext listener "
+            "(or the reverse) waits like this; check the protocol against the listener"
+        ) from exc
 
 
 def ensure_topics(settings: Settings, names: Iterable[str], partitions: int) -> list[str]:
@@ -244,9 +269,9 @@ class KafkaIO:
         return frozenset((tp.topic, tp.partition) for tp in self._assignment.partitions)
 
     @property
-    def joining(self) -> bool:
-        """Whether the consumer is in the middle of a group join."""
-        return bool(self.consumer.group_metadata().state == MemberState.REBALANCING)
+    def in_group(self) -> bool:
+        """Whether the consumer has completed its latest group join."""
+        return bool(self.consumer.group_metadata().state == MemberState.STABLE)
 
     def poll(self, max_records: int, wait_ms: int) -> list[InputRecord]:
         """Up to `max_records` records, waiting at most `wait_ms` for the first."""

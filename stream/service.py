@@ -11,23 +11,15 @@ from model import Classifier, InvalidEvent
 from stream.config import Settings
 from stream.errors import BrokerUnavailable, DeliveryError
 from stream.health import ServiceState
-from stream.kafka_io import (
-    KafkaClientError,
-    KafkaIO,
-    broker_connected,
-    ensure_topics,
-    max_record_bytes,
-    missing_topics,
-)
+from stream.kafka_io import KafkaClientError, KafkaIO, broker_connected, max_record_bytes
 from stream.metrics import Metrics
 from stream.processor import BatchResult, InputRecord, OutputRecord, dead_letter, process_batch
+from stream.recovery import TopicRecovery
 from stream.summary import Summary
 from stream.transactions import AtLeastOnce, ExactlyOnce
 
 logger = logging.getLogger(__name__)
 RETRY_PAUSE_S = 1.0
-# While no partitions are assigned, look at most this often for lost topics.
-TOPIC_CHECK_EVERY_S = 2.0
 
 
 class Service:
@@ -50,11 +42,10 @@ class Service:
         self._stop = False
         self._committed: dict[tuple[str, int], int] = {}
         self._down_since: float | None = None
-        self._next_topic_check = 0.0
-        self._input_lost = False
-        self._rejoin_pending = False
         self._summary = Summary()
         self._delivery = ExactlyOnce() if settings.delivery == "exactly-once" else AtLeastOnce()
+        self._recovery = TopicRecovery(settings, self._broker_trouble,
+                                       replace_producer=not self._delivery.commits_offsets)
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit and return (signal-handler safe)."""
@@ -81,10 +72,12 @@ class Service:
     def _connect(self) -> KafkaIO | None:
         while not self._stop:
             try:
-                self._io = self._io_factory(self._settings)
-                logger.info("connected", extra={"bootstrap": self._settings.bootstrap_servers})
+                self._io = self._io or self._io_factory(self._settings)
+                self._delivery.prepare(self._io)
+                logger.info("connected", extra={"bootstrap": self._settings.bootstrap_servers,
+                                                "delivery": self._settings.delivery})
                 return self._io
-            except KafkaClientError as exc:
+            except (KafkaClientError, DeliveryError) as exc:
                 self._broker_trouble("connect", exc)
         return None
 
@@ -188,23 +181,9 @@ class Service:
             self._down_since = None
         self._update_lag(io, assigned)
         if assigned:
-            self._rejoin_pending = False
+            self._recovery.assigned()
         elif connected:
-            self._recover_topics(io)
-
-    def _recover_topics(self, io: KafkaIO) -> None:
-        if self._rejoin_pending and not io.joining:
-            # A member that joined while the input topic was missing stays without
-            # partitions on Tansu; a new member is assigned at its first join. Waiting
-            # for the pending join first matters: a member leaving mid-join stays the
-            # group's leader on Tansu and stalls its replacement until its session ends.
-            logger.info("input topic is back; rejoining the group",
-                        extra={"topic": self._settings.input_topic})
-            io.recreate_consumer()
-            self._rejoin_pending = False
-        elif time.monotonic() >= self._next_topic_check:
-            self._next_topic_check = time.monotonic() + TOPIC_CHECK_EVERY_S
-            self._check_topics()
+            self._recovery.unassigned(io)
 
     def _update_lag(self, io: KafkaIO, assigned: frozenset[tuple[str, int]]) -> None:
         gauge = self._metrics.consumer_lag
@@ -217,30 +196,6 @@ class Service:
                     gauge.remove(key[0], str(key[1]))
                 except KeyError:
                     continue
-
-    def _check_topics(self) -> None:
-        """Bring back topics a broker restart lost; note when the input comes back.
-
-        Topics are created only with GEOWIRE_CREATE_TOPICS (auto-creation is off in
-        every client), so on a production cluster a lost topic waits for its operator.
-        """
-        s = self._settings
-        try:
-            missing = missing_topics(s, [s.input_topic, s.output_topic, s.dlq_topic])
-            if missing and s.create_topics:
-                ensure_topics(s, missing, s.topic_partitions)
-                logger.warning("created missing topics", extra={"topics": ",".join(missing)})
-        except KafkaClientError as exc:
-            self._broker_trouble("connect", exc)
-            return
-        if s.input_topic in missing and not s.create_topics:
-            if not self._input_lost:
-                logger.warning("input topic missing; waiting for it",
-                               extra={"topic": s.input_topic})
-            self._input_lost = True
-        elif self._input_lost or s.input_topic in missing:
-            self._input_lost = False
-            self._rejoin_pending = True
 
     def _broker_trouble(self, kind: str, exc: Exception) -> None:
         self._metrics.broker_errors.labels(kind=kind).inc()

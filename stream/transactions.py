@@ -1,12 +1,12 @@
-"""Delivery of a processed batch: at-least-once (send, flush, commit) or one transaction."""
+"""Delivery modes: at-least-once (send, flush, commit) or exactly-once (a transaction)."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from stream.deadline import call_with_deadline as _call_with_deadline
 from stream.errors import DeliveryError, StreamError
 from stream.kafka_io import FencedError, KafkaClientError, KafkaIO, transactional_id
 from stream.processor import InputRecord, OutputRecord
@@ -23,37 +23,24 @@ class ProducerFenced(StreamError):
 
 
 def call_with_deadline(call: Callable[[], T], timeout_s: float, what: str) -> T:
-    """Run a blocking client call on a helper thread and give up on it after `timeout_s`.
-
-    A call that times out keeps its (daemon) thread; the caller must stop using the
-    client it was made on, so the stuck call can never complete anything later.
+    """`stream.deadline.call_with_deadline`, timing out as a DeliveryError.
 
     Raises:
         DeliveryError: when the call did not return in time.
     """
-    outcome: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name=f"deadline-{what}", daemon=True).start()
-    if not done.wait(timeout_s):
-        raise DeliveryError(f"{what} did not return within {timeout_s:.0f} s")
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    try:
+        return _call_with_deadline(call, timeout_s, what)
+    except TimeoutError as exc:
+        raise DeliveryError(str(exc)) from exc
 
 
 class AtLeastOnce:
     """Send, flush, confirm every ack, then commit: a crash repeats, never loses."""
 
     commits_offsets = False
+
+    def prepare(self, io: KafkaIO) -> None:
+        """Nothing to set up before the first batch."""
 
     def deliver(
         self, io: KafkaIO, outputs: Sequence[OutputRecord], records: Sequence[InputRecord]
@@ -85,6 +72,12 @@ class ExactlyOnce:
         self._timeout_s = timeout_s
         self._initialised: object | None = None
 
+    def prepare(self, io: KafkaIO) -> None:
+        """Initialise transactions at startup, before joining the group: this ends a
+        killed predecessor's open transaction, which blocks read_committed readers of
+        every partition it wrote to, as early as possible."""
+        self._ensure_initialised(io)
+
     def deliver(
         self, io: KafkaIO, outputs: Sequence[OutputRecord], records: Sequence[InputRecord]
     ) -> None:
@@ -95,8 +88,8 @@ class ExactlyOnce:
         """
         self._ensure_initialised(io)
         producer = io.producer
-        producer.begin_transaction()
         try:
+            producer.begin_transaction()
             io.flush_and_check(io.send_all(outputs))
             offsets, group = io.offsets(records), io.consumer.group_metadata()
             call_with_deadline(lambda: producer.send_offsets_to_transaction(offsets, group),
