@@ -24,15 +24,18 @@ from stream.kafka_io import ensure_topics
 from stream.logs import configure_logging
 from stream.metrics import Metrics, build_metrics
 from stream.service import Service
+from stream.transactions import ProducerFenced
 
 logger = logging.getLogger("stream")
 DESCRIPTION = """\
 Run the classifier service: consume article events from the input topic, label each
 with topics and countries, produce the enriched event to the output topic (bad input
 goes to the dead-letter topic with the reason), and commit offsets only after the
-outputs are acknowledged (at-least-once). Serves /metrics, /healthz and /readyz.
+outputs are acknowledged (at-least-once; exactly-once with --delivery).
+Serves /metrics, /healthz and /readyz.
 SIGTERM or SIGINT finishes the current batch, commits and exits 0.
-Exit codes: 0 stopped cleanly, 1 model or broker failure, 2 bad configuration."""
+Exit codes: 0 stopped cleanly, 1 model or broker failure (or fenced by another
+instance in exactly-once mode), 2 bad configuration."""
 
 
 def load_settings(
@@ -95,6 +98,11 @@ def _run(settings: Settings, classifier: Classifier, stack: ExitStack) -> int:
         service.run()
     except BrokerUnavailable as exc:
         logger.error("giving up on the broker", extra={"error": str(exc)})
+        return 1
+    except ProducerFenced as exc:
+        # Fencing is final for this producer: exiting lets the orchestrator restart the
+        # instance (or tells the operator two instances share a slot) instead of fighting.
+        logger.error("fenced by another instance", extra={"error": str(exc)})
         return 1
     return 0
 
