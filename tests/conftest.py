@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,13 @@ from training.train import train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CORPUS = FIXTURES / "mini_corpus.jsonl"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The workspace's shared material (LABELS.md, the seed article) lives beside the
+# checkout, never inside it: its text is third-party and is read at test time only.
+SHARED_CANDIDATES = [
+    Path(os.environ["GEOWIRE_SHARED_DIR"]) if os.environ.get("GEOWIRE_SHARED_DIR") else None,
+    Path(__file__).resolve().parents[2] / "shared",
+    Path("/work/shared"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +33,17 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_classifier(tiny_model_dir: Path) -> Classifier:
     """The tiny model, loaded."""
     return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    """The seed article (headline on the first line), read from the shared directory."""
+    tried = [c / "seed" for c in SHARED_CANDIDATES if c is not None]
+    for seed_dir in tried:
+        files = sorted(seed_dir.glob("*.txt"))
+        if files:
+            return files[0].read_text(encoding="utf-8")
+    pytest.fail(
+        "the seed article is expected as shared/seed/*.txt beside the checkout "
+        f"(or under GEOWIRE_SHARED_DIR); looked in {', '.join(map(str, tried))}"
+    )

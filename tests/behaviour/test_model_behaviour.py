@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from model import Classifier, validate_event
-
-SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 
 
 def _classify(classifier: Classifier, headline: str, body: str = "") -> dict:
@@ -20,21 +16,17 @@ def _topics(enrichment: dict) -> set[str]:
     return {t["label"] for t in enrichment["topics"]}
 
 
-def _seed_article() -> tuple[str, str]:
-    files = sorted(SEED_DIR.glob("*.txt"))
-    if not files:
-        pytest.fail(f"the seed article is expected in {SEED_DIR}")
-    text = files[0].read_text(encoding="utf-8")
+def _seed_article(text: str) -> tuple[str, str]:
     headline, _, body = text.strip().partition("\n")
     return headline.strip(), body.strip()
 
 
 class TestSeedArticle:
     def test_seed_gets_all_three_topics_and_eight_countries(
-        self, classifier: Classifier
+        self, classifier: Classifier, seed_text: str
     ) -> None:
         """The Korea-between-the-US-and-Huawei story: three topics, exactly eight countries."""
-        enrichment = _classify(classifier, *_seed_article())
+        enrichment = _classify(classifier, *_seed_article(seed_text))
         assert _topics(enrichment) == {"trade_war", "5g_security", "alliances"}
         assert {c["code"] for c in enrichment["countries"]} == {
             "AU", "CA", "CN", "GB", "JP", "KR", "NZ", "US"}
