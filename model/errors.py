@@ -47,6 +47,10 @@ class InvalidEvent(ModelError, ValueError):
         self.reason: InvalidReason = reason
         self.message = message
 
+    def __reduce__(self) -> tuple[type[InvalidEvent], tuple[InvalidReason, str]]:
+        # Rejected records travel back from the classification worker process.
+        return (InvalidEvent, (self.reason, self.message))
+
 
 class ArtifactError(ModelError):
     """The model artifact is missing, does not match its manifest, or cannot be trusted."""

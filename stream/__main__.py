@@ -16,6 +16,7 @@ import sklearn
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from model import INVALID_REASONS, ArtifactError, Classifier, load_model
+from stream.batch_worker import BatchWorker, InlineWorker, ProcessWorker, WorkerFailed
 from stream.broker import EmbeddedBroker
 from stream.config import Settings, build_parser
 from stream.errors import BrokerUnavailable, ConfigError
@@ -90,7 +91,12 @@ def _run(settings: Settings, classifier: Classifier, stack: ExitStack) -> int:
         stack.callback(server.shutdown)
         logger.info("serving /metrics, /healthz, /readyz",
                     extra={"address": f"http://{settings.metrics_host}:{settings.metrics_port}"})
-    service = Service(settings, classifier, metrics, state)
+    try:
+        worker = _start_worker(settings, classifier, stack)
+    except WorkerFailed as exc:
+        logger.error("cannot start the classification worker", extra={"error": str(exc)})
+        return 1
+    service = Service(settings, classifier, metrics, state, worker=worker)
     _install_signal_handlers(service)
     try:
         if settings.create_topics:
@@ -98,6 +104,10 @@ def _run(settings: Settings, classifier: Classifier, stack: ExitStack) -> int:
         service.run()
     except BrokerUnavailable as exc:
         logger.error("giving up on the broker", extra={"error": str(exc)})
+        return 1
+    except WorkerFailed as exc:
+        # Nothing of the batch it held was committed: a restart reads it again.
+        logger.error("classification worker failed", extra={"error": str(exc)})
         return 1
     except ProducerFenced as exc:
         # Fencing is final for this producer: exiting lets the orchestrator restart the
@@ -113,6 +123,14 @@ def _create_topics(settings: Settings) -> None:
     if created:
         logger.info("created topics", extra={"topics": ",".join(created),
                                               "partitions": settings.topic_partitions})
+
+
+def _start_worker(settings: Settings, classifier: Classifier, stack: ExitStack) -> BatchWorker:
+    if not settings.worker_process:
+        return InlineWorker(classifier)
+    worker = ProcessWorker(settings.model_path, classifier.manifest.sha256)
+    stack.callback(worker.close)
+    return worker
 
 
 def _describe_model(metrics: Metrics, classifier: Classifier) -> None:

@@ -32,6 +32,7 @@ class Settings:
     metrics_port: int = 9108
     batch_size: int = 256
     batch_wait_ms: int = 100
+    worker_process: bool = True
     max_event_bytes: int = 1_048_576
     log_level: str = "INFO"
     log_format: LogFormat = "auto"
@@ -188,6 +189,9 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("metrics_port", "Port of the /metrics, /healthz and /readyz server (0: off)."),
     _Option("batch_size", "Most events classified in one batch."),
     _Option("batch_wait_ms", "Longest wait for a batch to fill, in milliseconds."),
+    _Option("worker_process", "Classify in a worker process, so one batch is classified "
+            "while the previous one is delivered (uses a second core; "
+            "--no-worker-process classifies in the loop's own process)."),
     _Option("max_event_bytes", "Events larger than this are dead-lettered unparsed."),
     _Option("log_level", "DEBUG, INFO, WARNING or ERROR.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),

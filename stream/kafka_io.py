@@ -221,9 +221,12 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
     partitions: set[TopicPartition] = field(default_factory=set)
     generation: int = 0
+    revoked: set[tuple[str, int]] = field(default_factory=set)  # since the last take
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self.partitions -= set(revoked)
+        revoked = set(revoked)
+        self.partitions -= revoked
+        self.revoked |= {(tp.topic, tp.partition) for tp in revoked}
         self.generation += 1
         logger.info("partitions revoked", extra={"partitions": _names(revoked)})
 
@@ -290,6 +293,17 @@ class KafkaIO:
             for r in records
         ]
 
+    def take_revoked(self) -> frozenset[tuple[str, int]]:
+        """(topic, partition) pairs revoked or lost since the previous call.
+
+        With the default (eager) assignors every partition is revoked at a rebalance;
+        kafka-python 3 keeps the fetch position of each partition assigned again,
+        and a partition new to this instance starts from its committed offset.
+        """
+        revoked = frozenset(self._assignment.revoked)
+        self._assignment.revoked.clear()
+        return revoked
+
     def send_all(self, outputs: Sequence[OutputRecord]) -> list[Any]:
         """Hand every record to the producer; returns futures to check after flush."""
         return [
@@ -331,12 +345,17 @@ class KafkaIO:
         }
 
     def rewind(self, records: Sequence[InputRecord]) -> None:
-        """Seek back to the first offset of each partition of an uncommitted batch."""
+        """Seek back to the first offset of each partition of an uncommitted batch.
+
+        Partitions are judged by the client's own assignment, not the listener's: in
+        an eager rebalance a revoked partition stays in the client's assignment until
+        the join completes, and keeps its position if it is assigned here again.
+        """
         firsts: dict[tuple[str, int], int] = {}
         for r in records:
             key = (r.topic, r.partition)
             firsts[key] = min(firsts.get(key, r.offset), r.offset)
-        owned = self._assignment.partitions
+        owned = self.consumer.assignment()
         for (topic, partition), offset in firsts.items():
             tp = TopicPartition(topic, partition)
             if tp in owned:
@@ -370,6 +389,7 @@ class KafkaIO:
             self.consumer.close(autocommit=False, timeout_ms=LEAVE_GROUP_TIMEOUT_MS)
         except KafkaError:
             logger.debug("closing the old consumer failed", exc_info=True)
+        self._assignment.revoked |= self.assigned
         self._assignment.partitions.clear()
         self.consumer = self._subscribe()
 

@@ -49,6 +49,19 @@ class BatchResult:
     rejected: list[tuple[InputRecord, InvalidEvent]] = field(default_factory=list)
 
 
+@dataclass
+class ParsedBatch:
+    """A batch after validation: the events to classify, and the dead letters so far."""
+
+    valid: list[tuple[InputRecord, Event]]
+    result: BatchResult
+
+    @property
+    def events(self) -> list[Event]:
+        """The valid events, in input order, for one model call."""
+        return [event for _, event in self.valid]
+
+
 def process_batch(
     records: Sequence[InputRecord],
     classifier: Classifier,
@@ -64,17 +77,32 @@ def process_batch(
     original bytes. Anything else is a bug or a model failure and propagates, so the
     batch is not committed and will be read again.
     """
-    result = BatchResult()
-    valid: list[tuple[InputRecord, Event]] = []
+    parsed = parse_batch(records, dlq_topic=dlq_topic, max_event_bytes=max_event_bytes)
+    enrichments = classifier.classify(parsed.events, processed_at)
+    return add_enrichments(parsed, enrichments, output_topic)
+
+
+def parse_batch(
+    records: Sequence[InputRecord], *, dlq_topic: str, max_event_bytes: int
+) -> ParsedBatch:
+    """Validate every record: valid events to classify, dead letters for the rest."""
+    parsed = ParsedBatch(valid=[], result=BatchResult())
     for record in records:
         try:
-            valid.append((record, parse_event(record.value, max_event_bytes)))  # type: ignore[arg-type]
+            parsed.valid.append((record, parse_event(record.value, max_event_bytes)))  # type: ignore[arg-type]
         except InvalidEvent as error:
-            result.dead_letters.append(dead_letter(record, error, dlq_topic))
-            result.invalid[error.reason] += 1
-            result.rejected.append((record, error))
-    enrichments = classifier.classify([event for _, event in valid], processed_at)
-    for (record, event), enrichment in zip(valid, enrichments, strict=True):
+            parsed.result.dead_letters.append(dead_letter(record, error, dlq_topic))
+            parsed.result.invalid[error.reason] += 1
+            parsed.result.rejected.append((record, error))
+    return parsed
+
+
+def add_enrichments(
+    parsed: ParsedBatch, enrichments: Sequence[dict[str, Any]], output_topic: str
+) -> BatchResult:
+    """The batch's outputs: each valid event with its enrichment, as output records."""
+    result = parsed.result
+    for (record, event), enrichment in zip(parsed.valid, enrichments, strict=True):
         result.outputs.append(_enriched(record, event, enrichment, output_topic))
         result.labels.update(topic["label"] for topic in enrichment["topics"])
         result.countries.update(country["code"] for country in enrichment["countries"])

@@ -5,21 +5,42 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from model import Classifier, InvalidEvent
+from stream.batch_worker import BatchWorker, Classified, InlineWorker, wait_for
 from stream.config import Settings
 from stream.errors import BrokerUnavailable, DeliveryError
 from stream.health import ServiceState
 from stream.kafka_io import KafkaClientError, KafkaIO, broker_connected, max_record_bytes
 from stream.metrics import Metrics
-from stream.processor import BatchResult, InputRecord, OutputRecord, dead_letter, process_batch
+from stream.processor import (
+    BatchResult,
+    InputRecord,
+    OutputRecord,
+    ParsedBatch,
+    add_enrichments,
+    dead_letter,
+    parse_batch,
+)
 from stream.recovery import TopicRecovery
 from stream.summary import Summary
 from stream.transactions import AtLeastOnce, ExactlyOnce
 
 logger = logging.getLogger(__name__)
 RETRY_PAUSE_S = 1.0
+
+
+@dataclass
+class _InFlight:
+    """A polled batch whose events are with the worker, not yet delivered or committed."""
+
+    records: list[InputRecord]
+    parsed: ParsedBatch
+    future: Future[Classified]
+    started: float
 
 
 class Service:
@@ -32,6 +53,7 @@ class Service:
         metrics: Metrics,
         state: ServiceState,
         io_factory: Callable[[Settings], KafkaIO] = KafkaIO,
+        worker: BatchWorker | None = None,
     ) -> None:
         self._settings = settings
         self._classifier = classifier
@@ -39,6 +61,8 @@ class Service:
         self._state = state
         self._io_factory = io_factory
         self._io: KafkaIO | None = None
+        self._worker = worker or InlineWorker(classifier)
+        self._in_flight: _InFlight | None = None
         self._stop = False
         self._committed: dict[tuple[str, int], int] = {}
         self._down_since: float | None = None
@@ -64,6 +88,7 @@ class Service:
         try:
             while not self._stop:
                 self._turn(io)
+            self._finish(io)
         finally:
             logger.info("closing Kafka clients")
             io.close()
@@ -82,46 +107,87 @@ class Service:
         return None
 
     def _turn(self, io: KafkaIO) -> None:
+        """Poll a batch and hand it to the worker, then deliver and commit the one before.
+
+        One batch is classified while the previous one is produced, flushed and
+        committed; nothing is held beyond those two, so a stalled output stops
+        consumption (backpressure).
+        """
         self._state.turned()
+        s = self._settings
+        # With a batch in flight, only take what has already arrived: waiting here
+        # would add the whole wait to that batch's latency.
+        wait_ms = 0 if self._in_flight else s.batch_wait_ms
         try:
-            records = io.poll(self._settings.batch_size, self._settings.batch_wait_ms)
+            records = io.poll(s.batch_size, wait_ms)
         except KafkaClientError as exc:
             self._broker_trouble("poll", exc)
             return
+        if io.take_revoked() and self._in_flight:
+            self._abandon(io, self._in_flight, records)
+            self._in_flight, records = None, []
         self._observe_connection(io)
-        if records:
-            self._handle(io, records)
+        following = self._submit(records) if records else None
+        if self._in_flight and not self._complete(io, self._in_flight, following):
+            following = None  # rewound with the failed batch; read again
+        self._in_flight = following
         self._summary.maybe_log()
 
-    def _handle(self, io: KafkaIO, records: Sequence[InputRecord]) -> None:
+    def _submit(self, records: list[InputRecord]) -> _InFlight:
         started = time.perf_counter()
         s = self._settings
-        result = process_batch(
-            records,
-            self._classifier,
-            output_topic=s.output_topic,
-            dlq_topic=s.dlq_topic,
-            max_event_bytes=s.max_event_bytes,
-            processed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        )
-        self._metrics.predict_duration.observe(time.perf_counter() - started)
+        parsed = parse_batch(records, dlq_topic=s.dlq_topic, max_event_bytes=s.max_event_bytes)
+        processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        return _InFlight(records, parsed, self._worker.submit(parsed.events, processed_at),
+                         started)
+
+    def _abandon(self, io: KafkaIO, flight: _InFlight, polled: list[InputRecord]) -> None:
+        """Drop the undelivered batch and the one just polled after a rebalance.
+
+        Partitions that moved away restart from their committed offsets at their new
+        owner, so delivering the batch now would only duplicate it there. Partitions
+        this instance got back keep their fetch positions (kafka-python 3 preserves
+        them), so they are rewound to the first dropped record: nothing is skipped.
+        """
+        io.rewind([*flight.records, *polled])
+        logger.info("rebalance: undelivered events dropped, to be read again",
+                    extra={"events": len(flight.records) + len(polled)})
+
+    def _finish(self, io: KafkaIO) -> None:
+        """On stop: deliver and commit the batch still in flight."""
+        if self._in_flight:
+            flight, self._in_flight = self._in_flight, None
+            self._complete(io, flight, None)
+
+    def _complete(self, io: KafkaIO, flight: _InFlight, following: _InFlight | None) -> bool:
+        """Deliver a processed batch and commit it; False when delivery failed.
+
+        Raises:
+            WorkerFailed: when the classification worker died (nothing is committed).
+        """
+        records = flight.records
+        classified = wait_for(flight.future)
+        s = self._settings
+        result = add_enrichments(flight.parsed, classified.enrichments, s.output_topic)
+        self._metrics.predict_duration.observe(classified.seconds)
         _divert_oversized(result, records, max_record_bytes(s), s.dlq_topic)
         try:
             self._delivery.deliver(io, result.outputs + result.dead_letters, records)
         except (DeliveryError, KafkaClientError) as exc:
-            # Nothing of this batch is committed: rewind and send it again, so an
-            # unacknowledged output is repeated rather than lost. Consumption stops
-            # here until delivery works (backpressure): one batch is all we hold.
+            # Nothing of this batch is committed: rewind it, and the batch polled after
+            # it, and send them again, so an unacknowledged output is repeated rather
+            # than lost. Consumption stops here until delivery works (backpressure).
             self._broker_trouble("delivery", exc)
             self._delivery.recover(io)
-            io.rewind(records)
-            return
+            io.rewind([*records, *(following.records if following else [])])
+            return False
         self._record_delivery(result, records)
         if self._delivery.commits_offsets:
             self._committed_ok(records)  # inside the transaction that just committed
         else:
             self._commit(io, records)
-        self._metrics.batch_duration.observe(time.perf_counter() - started)
+        self._metrics.batch_duration.observe(time.perf_counter() - flight.started)
+        return True
 
     def _record_delivery(self, result: BatchResult, records: Sequence[InputRecord]) -> None:
         now_ms = time.time() * 1000
@@ -226,8 +292,9 @@ def _divert_oversized(
     """
     if all(_record_bytes(out) <= limit for out in result.outputs):
         return
-    rejected = {id(record) for record, _ in result.rejected}
-    valid = [record for record in records if id(record) not in rejected]
+    # Matched by position, not identity: the result may come from another process.
+    rejected = {_position(record) for record, _ in result.rejected}
+    valid = [record for record in records if _position(record) not in rejected]
     kept: list[OutputRecord] = []
     for record, out in zip(valid, result.outputs, strict=True):
         size = _record_bytes(out)
@@ -244,3 +311,7 @@ def _divert_oversized(
 def _record_bytes(out: OutputRecord) -> int:
     headers = sum(len(k) + len(v) for k, v in out.headers)
     return len(out.value) + len(out.key or b"") + headers + 512  # 512: batch overhead
+
+
+def _position(record: InputRecord) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
