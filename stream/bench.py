@@ -43,6 +43,9 @@ def bench(argv: Sequence[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=256, help="service batch size")
     parser.add_argument("--partitions", type=int, default=3, help="input partitions")
     parser.add_argument("--model-path", default="artifacts/model", help="artifact directory")
+    parser.add_argument("--worker-process", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the service with GEOWIRE_WORKER_PROCESS (--no-worker-process: "
+                        "classify in the loop's own process)")
     args = parser.parse_args(list(argv))
     texts = _article_texts()
     backlog = [_event(f"bench-{i}", texts[i % len(texts)]) for i in range(args.events)]
@@ -111,7 +114,8 @@ def _start_service(bootstrap: str, port: int, args: argparse.Namespace) -> subpr
            "GEOWIRE_DLQ_TOPIC": "bench.dlq", "GEOWIRE_GROUP_ID": "bench",
            "GEOWIRE_METRICS_PORT": str(port), "GEOWIRE_METRICS_HOST": "127.0.0.1",
            "GEOWIRE_MODEL_PATH": args.model_path, "GEOWIRE_BATCH_SIZE": str(args.batch_size),
-           "GEOWIRE_LOG_FORMAT": "json"}
+           "GEOWIRE_LOG_FORMAT": "json",
+           "GEOWIRE_WORKER_PROCESS": "true" if args.worker_process else "false"}
     log = Path(tempfile.gettempdir()) / f"geowire-bench-{port}.log"
     with log.open("wb") as handle:
         return subprocess.Popen([sys.executable, "-m", "stream"], env=env,
@@ -200,8 +204,9 @@ def _report(
     e2e_rate: float,
     latencies: list[float],
 ) -> None:
+    mode = "worker process" if args.worker_process else "no worker process"
     print(f"geowire bench: {args.events} events backlog, batch {args.batch_size}, "
-          f"{args.partitions} partitions, embedded Tansu broker")
+          f"{args.partitions} partitions, embedded Tansu broker, {mode}")
     print(f"  model batch rate (in-process, batches of {args.batch_size}): "
           f"{model_rate:10,.0f} events/s")
     print(f"  raw kafka-python consume rate:                {consume_rate:10,.0f} events/s")

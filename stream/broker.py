@@ -85,9 +85,10 @@ class EmbeddedBroker:
                 start_new_session=True,
             )
         try:
-            if self.advertised_port:  # a plaintext client would be sent to that port
-                _wait_for_listener(self.port, timeout_s)
-            else:
+            # A plain TCP probe first: a Kafka client refused while the broker starts
+            # logs connection errors that would alarm whoever runs `make run`.
+            _wait_for_listener(self.port, timeout_s)
+            if not self.advertised_port:  # a plaintext client would be sent to that port
                 wait_for_broker(Settings(bootstrap_servers=self.bootstrap), timeout_s)
         except BrokerUnavailable:
             self.stop()
