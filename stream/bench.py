@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from model import load_model, validate_event
+from model import Classifier, load_model, validate_event
 from stream.broker import EmbeddedBroker, free_port
 from stream.config import Settings
 from stream.kafka_io import build_consumer, build_producer, ensure_topics
@@ -49,7 +49,8 @@ def bench(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     texts = _article_texts()
     backlog = [_event(f"bench-{i}", texts[i % len(texts)]) for i in range(args.events)]
-    model_rate = _model_rate(args.model_path, backlog, args.batch_size)
+    classifier = load_model(args.model_path)
+    model_before = _model_rate(classifier, backlog, args.batch_size)
     with EmbeddedBroker() as broker:
         settings = Settings(bootstrap_servers=broker.bootstrap)
         ensure_topics(settings, ["bench.in", "bench.out", "bench.dlq"], args.partitions)
@@ -59,11 +60,17 @@ def bench(argv: Sequence[str]) -> int:
         service = _start_service(broker.bootstrap, port, args)
         try:
             e2e_rate = _drain_rate(port, args.events, service)
+            # Measured again right after the drain: on a shared virtual machine the CPU's
+            # speed drifts within minutes, and the ratio should compare like with like.
+            model_after = _model_rate(classifier, backlog, args.batch_size)
+            speedup = _parallel_speedup()
             latencies = _latency_at_rate(settings, texts, args.rate, args.latency_seconds)
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=60)
-    _report(args, model_rate, consume_rate, e2e_rate, latencies)
+    _report(args, (model_before, model_after), consume_rate, e2e_rate, latencies)
+    print(f"  CPUs: {os.cpu_count()}; two busy processes ran {speedup:.2f}x as fast as one "
+          "(the service's loop and its classification worker need two)")
     return 0
 
 
@@ -84,13 +91,27 @@ def _event(event_id: str, text: tuple[str, str], **extra: object) -> bytes:
     return json.dumps({"id": event_id, "headline": text[0], "body": text[1], **extra}).encode()
 
 
-def _model_rate(model_path: str, backlog: list[bytes], batch_size: int) -> float:
-    classifier = load_model(model_path)
+def _model_rate(classifier: Classifier, backlog: list[bytes], batch_size: int) -> float:
     events = [validate_event(json.loads(raw)) for raw in backlog[:5000]]
     started = time.perf_counter()
     for i in range(0, len(events), batch_size):
         classifier.classify(events[i:i + batch_size], "bench")
     return len(events) / (time.perf_counter() - started)
+
+
+SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(3_000_000):\n    x += i\n" \
+    "print(time.perf_counter() - t)"
+
+
+def _parallel_speedup() -> float:
+    """How much faster two CPU-bound processes finish their work than one doing both."""
+    def spin(copies: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE)  # noqa: S603
+                 for _ in range(copies)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    one = spin(1)
+    return 2 * one / spin(2)
 
 
 def _raw_consume_rate(settings: Settings, topic: str, expected: int) -> float:
@@ -199,7 +220,7 @@ def _paced_send(
 
 def _report(
     args: argparse.Namespace,
-    model_rate: float,
+    model_rates: tuple[float, float],
     consume_rate: float,
     e2e_rate: float,
     latencies: list[float],
@@ -207,8 +228,10 @@ def _report(
     mode = "worker process" if args.worker_process else "no worker process"
     print(f"geowire bench: {args.events} events backlog, batch {args.batch_size}, "
           f"{args.partitions} partitions, embedded Tansu broker, {mode}")
+    model_rate = statistics.mean(model_rates)
     print(f"  model batch rate (in-process, batches of {args.batch_size}): "
-          f"{model_rate:10,.0f} events/s")
+          f"{model_rate:10,.0f} events/s (before the drain {model_rates[0]:,.0f}, "
+          f"after {model_rates[1]:,.0f})")
     print(f"  raw kafka-python consume rate:                {consume_rate:10,.0f} events/s")
     print(f"  end-to-end service throughput:                {e2e_rate:10,.0f} events/s "
           f"({e2e_rate / model_rate:.2f} of the model's batch rate)")
