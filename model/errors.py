@@ -9,7 +9,7 @@ Hierarchy::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 InvalidReason = Literal[
     "too_large",
@@ -23,16 +23,7 @@ InvalidReason = Literal[
 ]
 """Closed set of reasons an event is rejected; used as a metric label value."""
 
-INVALID_REASONS: tuple[InvalidReason, ...] = (
-    "too_large",
-    "not_utf8",
-    "not_json",
-    "not_object",
-    "missing_field",
-    "wrong_type",
-    "invalid_value",
-    "no_text",
-)
+INVALID_REASONS: tuple[InvalidReason, ...] = get_args(InvalidReason)
 
 
 class ModelError(Exception):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stream import chaos
 from stream.broker import free_port
 from stream.config import Settings
 from stream.kafka_io import build_consumer, ensure_topics
@@ -151,3 +152,18 @@ def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) ->
     finally:
         consumer.close()
     return records
+
+
+def short_rebalance_chaos(
+    bootstrap: str, model_dir: Path, delivery: str, log_dir: Path
+) -> chaos.Report:
+    """The short variant of `make chaos`: 3 instances over 6 partitions, one SIGTERMed,
+    one SIGKILLed, two started, 3,000 events at 300/s; prints and returns the counts."""
+    group = chaos.Group(bootstrap, str(model_dir), delivery, log_dir)
+    ensure_topics(Settings(bootstrap_servers=bootstrap), list(group.topics), chaos.PARTITIONS)
+    try:
+        report = chaos.rebalance(group, events=3000, rate=300)
+    finally:
+        group.stop_all()
+    report.print()
+    return report

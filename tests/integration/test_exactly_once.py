@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from stream import chaos
 from stream.config import Settings
 from stream.kafka_io import build_consumer, build_producer, ensure_topics
-from tests.integration.harness import Topics, article, produce, start_service
+from tests.integration.harness import (
+    Topics,
+    article,
+    produce,
+    short_rebalance_chaos,
+    start_service,
+)
 
 EXACTLY_ONCE = {"GEOWIRE_DELIVERY": "exactly-once"}
 
@@ -124,14 +129,7 @@ class TestExactlyOnceService:
     ) -> None:
         """The short rebalance scenario in exactly-once mode: 3,000 events, none missing;
         duplicates only from a transaction a SIGKILL cut short (Tansu shows its records)."""
-        group = chaos.Group(bootstrap, str(tiny_model_dir), "exactly-once", log_dir)
-        ensure_topics(Settings(bootstrap_servers=bootstrap), list(group.topics),
-                      chaos.PARTITIONS)
-        try:
-            report = chaos.rebalance(group, events=3000, rate=300)
-        finally:
-            group.stop_all()
-        report.print()
+        report = short_rebalance_chaos(bootstrap, tiny_model_dir, "exactly-once", log_dir)
         assert report.missing == 0
         assert report.duplicated <= Settings().batch_size  # at most the one killed batch
         assert report.notes["sigterm_exit"] == 0

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from stream import chaos
 from stream.broker import EmbeddedBroker, free_port
 from stream.config import Settings
 from stream.kafka_io import build_admin, ensure_topics
@@ -22,6 +21,7 @@ from tests.integration.harness import (
     consume,
     create_topics,
     produce,
+    short_rebalance_chaos,
     start_service,
 )
 
@@ -268,14 +268,7 @@ class TestRebalanceChaos:
     ) -> None:
         """3 instances over 6 partitions, one SIGTERMed, one SIGKILLed, two started: 3,000
         events, none missing (the short variant of `make chaos`)."""
-        group = chaos.Group(bootstrap, str(tiny_model_dir), "at-least-once", log_dir)
-        ensure_topics(Settings(bootstrap_servers=bootstrap), list(group.topics),
-                      chaos.PARTITIONS)
-        try:
-            report = chaos.rebalance(group, events=3000, rate=300)
-        finally:
-            group.stop_all()
-        report.print()
+        report = short_rebalance_chaos(bootstrap, tiny_model_dir, "at-least-once", log_dir)
         assert report.missing == 0
         assert report.notes["sigterm_exit"] == 0
         assert report.dead_lettered == 0
