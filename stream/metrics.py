@@ -71,9 +71,10 @@ def build_metrics(
         consumer_lag=Gauge("geowire_consumer_lag_events", "Events behind per assigned "
                            "partition: the broker's high watermark seen in fetches (or "
                            "the last consumed offset + 1 if higher) minus the committed "
-                           "offset; computed from what this instance consumes and "
-                           "commits, not from end_offsets().", ["topic", "partition"],
-                           registry=registry),
+                           "offset (before this instance's first commit on the partition: "
+                           "minus the next offset to read); computed from what this "
+                           "instance consumes and commits, not from end_offsets().",
+                           ["topic", "partition"], registry=registry),
         assigned_partitions=Gauge("geowire_assigned_partitions", "Input partitions "
                                   "assigned to this instance.", registry=registry),
         ready=Gauge("geowire_ready", "1 when the model is loaded, the broker reachable "

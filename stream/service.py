@@ -65,6 +65,8 @@ class Service:
         self._in_flight: _InFlight | None = None
         self._stop = False
         self._committed: dict[tuple[str, int], int] = {}
+        # Next offset to read per partition, for lag before this instance's first commit.
+        self._consumed: dict[tuple[str, int], int] = {}
         self._down_since: float | None = None
         self._summary = Summary()
         self._delivery = ExactlyOnce() if settings.delivery == "exactly-once" else AtLeastOnce()
@@ -123,6 +125,9 @@ class Service:
         except KafkaClientError as exc:
             self._broker_trouble("poll", exc)
             return
+        for r in records:
+            key = (r.topic, r.partition)
+            self._consumed[key] = max(self._consumed.get(key, 0), r.offset + 1)
         if io.take_revoked() and self._in_flight:
             self._abandon(io, self._in_flight, records)
             self._in_flight, records = None, []
@@ -253,11 +258,14 @@ class Service:
 
     def _update_lag(self, io: KafkaIO, assigned: frozenset[tuple[str, int]]) -> None:
         gauge = self._metrics.consumer_lag
-        for topic, partition, lag in io.lag(self._committed):
+        # Behind the committed offset where this instance has committed; until then,
+        # behind what it has read (at most the two batches in hand fewer).
+        for topic, partition, lag in io.lag({**self._consumed, **self._committed}):
             gauge.labels(topic=topic, partition=str(partition)).set(lag)
-        for key in list(self._committed):
+        for key in list(self._consumed.keys() | self._committed.keys()):
             if key not in assigned:
-                del self._committed[key]
+                self._consumed.pop(key, None)
+                self._committed.pop(key, None)
                 try:
                     gauge.remove(key[0], str(key[1]))
                 except KeyError:

@@ -10,6 +10,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.integration.harness import (
+    ServiceProcess,
     Topics,
     article,
     consume,
@@ -73,8 +74,24 @@ class TestDelivery:
                                   {"reason": "not_json"}) == 4
             assert service.metric("geowire_ready") == 1
             assert service.metric("geowire_commits_total") >= 1
+            assert _lag_once_caught_up(service) == {"0": 0.0, "1": 0.0, "2": 0.0}
         finally:
             service.stop()
+
+
+def _lag_once_caught_up(service: ServiceProcess, timeout_s: float = 10) -> dict[str, float]:
+    """geowire_consumer_lag_events by partition, once every series reads 0 (or at timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        _, text = service.get("/metrics")
+        lag = {
+            line.split('partition="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("geowire_consumer_lag_events{")
+        }
+        if (lag and not any(lag.values())) or time.monotonic() > deadline:
+            return lag
+        time.sleep(0.2)
 
 
 class TestDeadLetters:
