@@ -178,10 +178,11 @@ def _drain_rate(
         time.sleep(DRAIN_POLL_S)
     stamps = sorted(_output_timestamps_ms(settings, "bench.out", expected))
     steady_start = stamps[int(len(stamps) * STEADY_FROM)]
-    return _rate_after(stamps, stamps[0]), _rate_after(stamps, steady_start)
+    whole = outputs_per_second_after(stamps, stamps[0])
+    return whole, outputs_per_second_after(stamps, steady_start)
 
 
-def _rate_after(stamps: list[int], start: int) -> float:
+def outputs_per_second_after(stamps: list[int], start: int) -> float:
     """Outputs produced after `start` (ms) per second, up to the last one."""
     counted = sum(1 for stamp in stamps if stamp > start)
     return counted / max(1e-3, (stamps[-1] - start) / 1000.0)
