@@ -13,8 +13,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from model import Classifier, load_model, validate_event
 from stream.broker import EmbeddedBroker, free_port
@@ -114,18 +115,29 @@ def _parallel_speedup() -> float:
     return 2 * one / spin(2)
 
 
-def _raw_consume_rate(settings: Settings, topic: str, expected: int) -> float:
+def _read_topic(settings: Settings, topic: str, expected: int) -> Iterator[list[Any]]:
+    """The topic's records from the start, a fetched list at a time, up to `expected`.
+
+    Stops early after two minutes; the caller compares what came with what it expected.
+    """
     consumer = build_consumer(settings, group_id=None, max_poll_records=2000)
     consumer.subscribe([topic])
-    seen, started = 0, None
+    seen = 0
     deadline = time.monotonic() + 120
     try:
         while seen < expected and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=200).values():
-                started = started or time.perf_counter()
                 seen += len(records)
+                yield records
     finally:
         consumer.close()
+
+
+def _raw_consume_rate(settings: Settings, topic: str, expected: int) -> float:
+    seen, started = 0, None
+    for records in _read_topic(settings, topic, expected):
+        started = started or time.perf_counter()
+        seen += len(records)
     return seen / (time.perf_counter() - (started or time.perf_counter()))
 
 
@@ -189,16 +201,7 @@ def outputs_per_second_after(stamps: list[int], start: int) -> float:
 
 
 def _output_timestamps_ms(settings: Settings, topic: str, expected: int) -> list[int]:
-    consumer = build_consumer(settings, group_id=None, max_poll_records=2000)
-    consumer.subscribe([topic])
-    stamps: list[int] = []
-    deadline = time.monotonic() + 120
-    try:
-        while len(stamps) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                stamps += (record.timestamp for record in records)
-    finally:
-        consumer.close()
+    stamps = [r.timestamp for records in _read_topic(settings, topic, expected) for r in records]
     if len(stamps) < expected:
         raise RuntimeError(f"read {len(stamps)} of {expected} outputs from {topic}")
     return stamps
